@@ -1,0 +1,76 @@
+# Developer entry points. Each target is idempotent and works on a fresh machine: `make test` installs
+# what it needs (a virtualenv from pinned requirements, database servers) and runs every check.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL := dist/mlops-mlflow-$(VERSION).tar.gz
+COLLECTIONS_ROOT := build/ansible_collections
+SANITY_TREE := $(COLLECTIONS_ROOT)/mlops/mlflow
+MLOPS_AWS_PORT ?= 5100
+PYTEST := $(BIN)/python -m pytest
+PYTEST_OPTS ?=
+
+.PHONY: help venv lock build lint sanity unit integration e2e test demo emulators emulators-down clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Create .venv from the pinned requirements; install database servers if missing
+
+$(VENV)/.installed: test-requirements.txt requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r test-requirements.txt
+	bash tests/setup/install-database-servers.sh
+	touch $@
+
+lock: ## Re-pin test-requirements.txt from test-requirements.in
+	@test -x $(BIN)/uv || $(MAKE) venv
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-header --annotation-style line \
+		test-requirements.in -o test-requirements.txt
+
+build: $(TARBALL) ## Build the collection tarball under dist/
+
+$(TARBALL): venv $(shell git ls-files --cached --others --exclude-standard 2>/dev/null | grep -vE '^(tests/|\.ci/)')
+	@mkdir -p dist
+	$(BIN)/ansible-galaxy collection build --force --output-path dist .
+
+lint: venv build ## ansible-lint (production profile), yamllint, changelog lint, galaxy-importer
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
+	GALAXY_IMPORTER_CONFIG=tests/setup/galaxy-importer.cfg $(BIN)/python -m galaxy_importer.main $(TARBALL) \
+		| tee build/galaxy-importer.log
+	@! grep -E '^(ERROR|WARNING)' build/galaxy-importer.log
+
+sanity: venv ## ansible-test sanity, offline, from a tree under build/ansible_collections
+	bash tests/setup/sanity-tree.sh $(COLLECTIONS_ROOT) $(BIN)/python
+	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --color no --python 3.11
+
+unit: venv ## Unit tests (no network, no servers)
+	$(PYTEST) tests/unit $(PYTEST_OPTS)
+
+integration: venv ## Integration tests against the proving ground and real database servers
+	$(PYTEST) tests/integration $(PYTEST_OPTS)
+
+e2e: venv ## End-to-end tests with a real MLflow server and client
+	$(PYTEST) tests/e2e $(PYTEST_OPTS)
+
+test: unit lint sanity integration e2e ## Everything CI runs
+
+emulators: venv ## Start the proving ground in the background and print what to export
+	@cd tests && $(BIN)/python -m proving_ground start --state-dir ../.proving_ground --port $(MLOPS_AWS_PORT)
+
+emulators-down: ## Stop the proving ground
+	@if test -x $(BIN)/python; then cd tests && $(BIN)/python -m proving_ground stop --state-dir ../.proving_ground; fi
+
+clean: emulators-down ## Remove build output (keeps .venv)
+	rm -rf build dist tests/output .pytest_cache

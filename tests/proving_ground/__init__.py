@@ -1,0 +1,5 @@
+"""The local AWS proving ground: a moto server with the pieces moto lacks.
+
+Everything here is test infrastructure. Product code (modules, roles) never imports it: it reaches
+the proving ground only through ``endpoint_url`` / ``AWS_URL`` and credentials, as it would reach AWS.
+"""
