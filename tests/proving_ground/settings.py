@@ -32,17 +32,19 @@ class Settings:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def update(self, changes: dict) -> None:
-        names = {f.name: f for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - set(names))
+        """Apply changes after checking them all: a refused change leaves every setting as it was."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        candidate = dict(self.as_dict(), **changes)
+        if not 0 <= float(candidate["fault_rate"]) <= 1:
+            raise ValueError("fault_rate must be between 0 and 1")
+        if float(candidate["latency_scale"]) < 0:
+            raise ValueError("latency_scale must be 0 or more")
+        bad_kinds = set(candidate["fault_kinds"]) - {"throttle", "5xx"}
+        if bad_kinds:
+            raise ValueError(f"fault_kinds takes 'throttle' and '5xx', not {sorted(bad_kinds)}")
         with self._lock:
             for key, value in changes.items():
                 setattr(self, key, value)
-        if not 0 <= float(self.fault_rate) <= 1:
-            raise ValueError("fault_rate must be between 0 and 1")
-        if float(self.latency_scale) < 0:
-            raise ValueError("latency_scale must be 0 or more")
-        bad_kinds = set(self.fault_kinds) - {"throttle", "5xx"}
-        if bad_kinds:
-            raise ValueError(f"fault_kinds takes 'throttle' and '5xx', not {sorted(bad_kinds)}")
