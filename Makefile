@@ -15,6 +15,8 @@ TARBALL := dist/mlops-mlflow-$(VERSION).tar.gz
 COLLECTIONS_ROOT := build/ansible_collections
 SANITY_TREE := $(COLLECTIONS_ROOT)/mlops/mlflow
 MLOPS_AWS_PORT ?= 5100
+# Initial settings of the proving ground, e.g. '{"latency_scale": 0.01, "fault_rate": 0.1}'
+MLOPS_AWS_SETTINGS ?= {}
 PYTEST := $(BIN)/python -m pytest
 PYTEST_OPTS ?=
 
@@ -67,10 +69,11 @@ e2e: venv ## End-to-end tests with a real MLflow server and client
 test: unit lint sanity integration e2e ## Everything CI runs
 
 emulators: venv ## Start the proving ground in the background and print what to export
-	@cd tests && $(BIN)/python -m proving_ground start --state-dir ../.proving_ground --port $(MLOPS_AWS_PORT)
+	@cd tests && $(BIN)/python -m proving_ground start --state-dir $(CURDIR)/.proving_ground --port $(MLOPS_AWS_PORT) \
+		--settings '$(MLOPS_AWS_SETTINGS)'
 
 emulators-down: ## Stop the proving ground
-	@if test -x $(BIN)/python; then cd tests && $(BIN)/python -m proving_ground stop --state-dir ../.proving_ground; fi
+	@if test -x $(BIN)/python; then cd tests && $(BIN)/python -m proving_ground stop --state-dir $(CURDIR)/.proving_ground; fi
 
 clean: emulators-down ## Remove build output (keeps .venv)
 	rm -rf build dist tests/output .pytest_cache
