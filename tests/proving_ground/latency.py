@@ -18,11 +18,11 @@ from .settings import Settings
 
 # How long AWS usually takes, in seconds, by "service:Operation".
 AWS_DURATIONS = {
-    "rds:CreateDBCluster": 240,
-    "rds:CreateDBInstance": 480,
-    "elbv2:CreateLoadBalancer": 150,
-    "ecs:CreateService": 90,
-    "ecs:UpdateService": 90,
+    "rds:CreateDBCluster": 480,
+    "rds:CreateDBInstance": 360,
+    "elbv2:CreateLoadBalancer": 180,
+    "ecs:CreateService": 120,
+    "ecs:UpdateService": 120,
     "efs:CreateFileSystem": 5,
     "efs:CreateMountTarget": 90,
     "ec2:CreateNatGateway": 90,
