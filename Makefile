@@ -49,8 +49,9 @@ lint: venv build ## ansible-lint (production profile), yamllint, changelog lint,
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
-	GALAXY_IMPORTER_CONFIG=tests/setup/galaxy-importer.cfg $(BIN)/python -m galaxy_importer.main $(TARBALL) \
-		| tee build/galaxy-importer.log
+	@mkdir -p build
+	cd build && GALAXY_IMPORTER_CONFIG=../tests/setup/galaxy-importer.cfg $(BIN)/python -m galaxy_importer.main \
+		../$(TARBALL) | tee galaxy-importer.log
 	@! grep -E '^(ERROR|WARNING)' build/galaxy-importer.log
 
 sanity: venv ## ansible-test sanity, offline, from a tree under build/ansible_collections
