@@ -1,0 +1,474 @@
+"""Corrections of moto 5.2.5's answers where they differ from AWS's.
+
+Each overlay below corrects one moto bug (RunTask: the few that make it fail) that the collection's
+roles, or the amazon.aws and community.aws modules they use, run into. Its docstring says what moto does, what AWS does and where
+AWS documents it; ``tests/integration/test_moto_fixes.py`` shows moto's own wrong answer next to the
+proving ground's corrected one, so that the test fails (and the overlay can go) once moto is fixed.
+
+The overlays run inside the proving ground's process, which is also moto's process: where moto's
+*state* is wrong (not only its answer), they correct the state through moto's backends, so that every
+later answer built from that state is right too.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import re
+import threading
+import types
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import Optional
+
+from botocore import xform_name
+
+from . import xmlutil
+from .aws_protocol import AwsRequest, Response
+
+_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+# How a container definition can state its memory (boto3 lower camel case, CloudFormation upper).
+_MEMORY_KEYS = frozenset({"memory", "memoryReservation", "Memory", "MemoryReservation"})
+
+
+def moto_account_id(request: AwsRequest) -> str:
+    """The account whose moto backends serve this request, chosen as moto itself chooses it."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if "x-moto-account-id" in request.headers:
+        return request.headers["x-moto-account-id"]
+    from moto.iam.models import get_account_id_from
+
+    match = _ACCESS_KEY.search(request.headers.get("authorization", ""))
+    return get_account_id_from(match.group(1) if match else "AKIAEXAMPLE")
+
+
+class _Correction(abc.ABC):
+    """An overlay that only corrects moto's successful answers of some operations.
+
+    Subclasses name the operations as ``"service:Operation"`` in ``operations`` and implement
+    ``correct(request, response)``, which returns the corrected response.
+    """
+
+    name = "moto-fix"
+    operations: frozenset = frozenset()
+
+    def handle(self, request: AwsRequest) -> Optional[Response]:
+        return None
+
+    def after(self, request: AwsRequest, response: Response) -> Response:
+        if response.status >= 300 or f"{request.service}:{request.operation}" not in self.operations:
+            return response
+        return self.correct(request, response)
+
+    @abc.abstractmethod
+    def correct(self, request: AwsRequest, response: Response) -> Response:
+        """The corrected answer (``response`` itself, edited, or ``response`` unchanged)."""
+
+    def reset(self) -> None:
+        """These corrections keep no state of their own: moto's reset empties what they corrected."""
+
+
+class EcsClusterEmptyCapacityProviders(_Correction):
+    """ECS clusters without capacity providers: moto omits the two lists, AWS answers them empty.
+
+    moto leaves ``capacityProviders`` and ``defaultCapacityProviderStrategy`` out of every Cluster it
+    returns (CreateCluster, DescribeClusters, UpdateCluster, DeleteCluster)
+    until PutClusterCapacityProviders has set them. AWS returns both as empty lists for such a
+    cluster: see the ``aws ecs create-cluster`` output in the ECS Developer Guide ("Encrypt data stored
+    on Amazon ECS Fargate ephemeral storage": ``"capacityProviders": [], "defaultCapacityProviderStrategy":
+    []``) and Example 3 of ``aws ecs put-cluster-capacity-providers`` in the AWS CLI reference (both
+    lists ``[]`` once every provider is removed). community.aws.ecs_cluster reads
+    ``existing["capacityProviders"]`` unconditionally, so with moto's answer its second run crashes
+    with ``KeyError: 'capacityProviders'``; its own integration test, run against AWS, creates the
+    same cluster twice without providers and expects no change.
+    """
+
+    name = "moto-fix:ecs-cluster-capacity-providers"
+    operations = frozenset(f"ecs:{operation}" for operation in (
+        "CreateCluster", "DescribeClusters", "UpdateCluster", "PutClusterCapacityProviders", "DeleteCluster"))
+
+    def correct(self, request, response):
+        document = response.json()
+        clusters = document.get("clusters", [])
+        if "cluster" in document:
+            clusters = [document["cluster"]]
+        for cluster in clusters:
+            cluster.setdefault("capacityProviders", [])
+            cluster.setdefault("defaultCapacityProviderStrategy", [])
+        return response.with_json(document)
+
+
+class EcsServiceCreateSettings(_Correction):
+    """CreateService: moto drops settings that AWS keeps and reports on the service.
+
+    moto's CreateService ignores ``healthCheckGracePeriodSeconds``, ``enableExecuteCommand``,
+    ``enableECSManagedTags``, ``placementConstraints``, ``placementStrategy`` and
+    ``deploymentConfiguration``: neither its answer nor any later DescribeServices shows them (its
+    UpdateService does store them). AWS stores what CreateService was given and reports it in the
+    Service (ECS API reference, Service data type), and fills what was not given: "If you do not
+    specify a health check grace period value, the default value of 0 is used" (CreateService,
+    ``healthCheckGracePeriodSeconds``); the default ``deploymentConfiguration`` of a REPLICA service
+    is ``maximumPercent`` 200 and ``minimumHealthyPercent`` 100 (DeploymentConfiguration data type).
+    AWS's answers show the defaults: ``aws ecs create-service`` and ``update-service`` examples in
+    the AWS CLI reference carry ``"healthCheckGracePeriodSeconds": 0``, ``"enableExecuteCommand":
+    false``, ``"enableECSManagedTags": false``, ``"placementConstraints": []``,
+    ``"placementStrategy": []`` and ``"deploymentConfiguration": {"maximumPercent": 200,
+    "minimumHealthyPercent": 100}`` for services created without them.
+
+    community.aws.ecs_service compares ``healthCheckGracePeriodSeconds`` and ``enableExecuteCommand``
+    with its parameters, so with moto's answer it updates the service on every run. The correction
+    stores the values on moto's Service (under the attribute names that moto's own UpdateService
+    uses), so DescribeServices and later UpdateService answers agree with AWS as well. Defaults that
+    AWS adds beyond the documented ones (for instance ``deploymentCircuitBreaker``) are not invented.
+    """
+
+    name = "moto-fix:ecs-service-create-settings"
+    operations = frozenset({"ecs:CreateService"})
+
+    # Service members that CreateService takes and moto drops, with AWS's value when not given.
+    DEFAULTS = {
+        "healthCheckGracePeriodSeconds": 0,
+        "enableExecuteCommand": False,
+        "enableECSManagedTags": False,
+        "placementConstraints": [],
+        "placementStrategy": [],
+    }
+    DEPLOYMENT_DEFAULTS = {"maximumPercent": 200, "minimumHealthyPercent": 100}
+
+    def correct(self, request, response):
+        from moto.ecs.models import ecs_backends
+
+        document = response.json()
+        service = document.get("service", {})
+        cluster_name = service.get("clusterArn", "").rsplit("/", 1)[-1]
+        backend = ecs_backends[moto_account_id(request)][request.region]
+        stored = backend.services.get(f"{cluster_name}:{service.get('serviceName')}")
+        settings = {name: request.params.get(name, default) for name, default in self.DEFAULTS.items()}
+        if service.get("schedulingStrategy", "REPLICA") == "REPLICA":
+            settings["deploymentConfiguration"] = dict(self.DEPLOYMENT_DEFAULTS,
+                                                       **request.params.get("deploymentConfiguration", {}))
+        elif "deploymentConfiguration" in request.params:
+            settings["deploymentConfiguration"] = request.params["deploymentConfiguration"]
+        for name, value in settings.items():
+            if name in service:  # moto answered it itself: nothing to correct
+                continue
+            service[name] = value
+            if stored is not None:
+                setattr(stored, xform_name(name), value)
+        return response.with_json(document)
+
+
+class RdsClusterMemberSubnetGroup(_Correction):
+    """Aurora cluster members: moto leaves out the DB subnet group that AWS reports on them.
+
+    An Aurora DB instance created with ``DBClusterIdentifier`` and without ``DBSubnetGroupName`` runs
+    in its cluster's DB subnet group. AWS reports that group in the instance's ``DBSubnetGroup``: see
+    the Aurora User Guide's ``aws rds create-db-instance --db-cluster-identifier my-new-80-cluster``
+    example (no subnet group given), whose answer carries the cluster's ``"DBSubnetGroup":
+    {"DBSubnetGroupName": "default", ... "Subnets": [...]}``. moto leaves ``DBSubnetGroup`` out of
+    CreateDBInstance and every later DescribeDBInstances answer, and amazon.aws.rds_instance then
+    fails its second run with ``KeyError: 'DBSubnetGroup'``.
+
+    The correction gives moto's instance its cluster's subnet group (so every later answer carries
+    it) and adds the group to the CreateDBInstance answer, rendered by moto's own serializer as in
+    DescribeDBSubnetGroups. A cluster whose group moto does not know (its implicit "default") is left
+    as moto has it: AWS's default group lists the default VPC's subnets, which moto does not model.
+    """
+
+    name = "moto-fix:rds-cluster-member-subnet-group"
+    operations = frozenset({"rds:CreateDBInstance"})
+
+    def correct(self, request, response):
+        from moto.rds.models import rds_backends
+
+        cluster_id = request.params.get("DBClusterIdentifier")
+        instance_id = request.params.get("DBInstanceIdentifier")
+        if not cluster_id or not instance_id or request.params.get("DBSubnetGroupName"):
+            return response
+        backend = rds_backends[moto_account_id(request)][request.region]
+        cluster = backend.clusters.get(cluster_id)
+        instance = backend.databases.get(instance_id)
+        if cluster is None or instance is None or getattr(instance, "db_subnet_group", None) is not None:
+            return response
+        group_name = cluster.db_subnet_group_name
+        if group_name not in backend.subnet_groups:
+            return response
+        instance.db_subnet_group_name = group_name  # moto's setter looks the group up
+        group_element = self._rendered_subnet_group(backend.subnet_groups[group_name])
+
+        def add_group(root):
+            changed = False
+            for element in xmlutil.find_all(root, "DBInstance"):
+                if xmlutil.child(element, "DBSubnetGroup") is None:
+                    element.append(group_element)
+                    changed = True
+            return changed
+
+        return response.with_body(xmlutil.edit(response.body, add_group))
+
+    @staticmethod
+    def _rendered_subnet_group(group):
+        """The <DBSubnetGroup> element of a group, as moto's serializer writes it everywhere else."""
+        from moto.core.serialize import XFormedAttributePicker, get_serializer_class
+        from moto.core.utils import get_service_model
+        from moto.rds.responses import RDSResponse
+
+        serializer = get_serializer_class("rds", "query")(
+            operation_model=get_service_model("rds").operation_model("DescribeDBSubnetGroups"),
+            value_picker=XFormedAttributePicker(
+                response_transformers=getattr(RDSResponse, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None)),
+        )
+        body = serializer.serialize({"DBSubnetGroups": [group]})["body"]
+        return next(xmlutil.find_all(ET.fromstring(body), "DBSubnetGroup"))
+
+
+class EfsLegacyTagApi:
+    """EFS's original tag API, which moto does not route (it answers 404 with an HTML page).
+
+    botocore's efs model still carries the three operations (deprecated, still served by AWS):
+    DescribeTags ``GET /2015-02-01/tags/{FileSystemId}/`` answering ``{"Tags": [...], "Marker"?,
+    "NextMarker"?}``; CreateTags ``POST /2015-02-01/create-tags/{FileSystemId}`` with ``{"Tags":
+    [...]}``, which adds tags or overwrites the value of an existing key; DeleteTags ``POST
+    /2015-02-01/delete-tags/{FileSystemId}`` with ``{"TagKeys": [...]}``, which ignores keys that do
+    not exist. The last two answer 204 with no body. DescribeTags pages at 100 tags: "Currently, this
+    number is automatically set to 100, and other values are ignored" (``MaxItems``); the answer
+    repeats the request's ``Marker``. All three answer ``FileSystemNotFound`` (404, body ``ErrorCode``
+    and ``Message``) for an unknown file system. community.aws.efs uses this API for tags, so with moto
+    every run fails.
+
+    They are answered from moto's EFS backend, whose tags TagResource, ListTagsForResource and
+    DescribeFileSystems (the ``Name`` tag) also use, so both tag APIs agree as they do in AWS.
+    """
+
+    name = "moto-fix:efs-legacy-tags"
+    PAGE_SIZE = 100
+    _PATHS = {
+        "DescribeTags": re.compile(r"^/2015-02-01/tags/(?P<id>[^/]+)/?$"),
+        "CreateTags": re.compile(r"^/2015-02-01/create-tags/(?P<id>[^/]+)/?$"),
+        "DeleteTags": re.compile(r"^/2015-02-01/delete-tags/(?P<id>[^/]+)/?$"),
+    }
+
+    def handle(self, request: AwsRequest) -> Optional[Response]:
+        pattern = self._PATHS.get(request.operation) if request.service == "efs" else None
+        match = pattern.match(request.path) if pattern else None
+        if match is None:
+            return None
+        from moto.efs.models import efs_backends
+
+        backend = efs_backends[moto_account_id(request)][request.region]
+        file_system_id = match.group("id")
+        if file_system_id not in backend.file_systems_by_id:
+            return self._error(404, "FileSystemNotFound", f"File system '{file_system_id}' does not exist.")
+        if request.operation == "DescribeTags":
+            return self._describe_tags(backend, file_system_id, request.query.get("Marker"))
+        body = request.json_body()
+        if request.operation == "CreateTags":
+            backend.tagging_service.tag_resource(file_system_id, body.get("Tags") or [])
+        else:
+            backend.tagging_service.untag_resource_using_names(file_system_id, body.get("TagKeys") or [])
+        return Response(status=204, headers=[("x-amzn-RequestId", str(uuid.uuid4())),
+                                             ("Content-Length", "0")])
+
+    def _describe_tags(self, backend, file_system_id: str, marker: Optional[str]) -> Response:
+        tags = backend.list_tags_for_resource(file_system_id)
+        start = 0
+        if marker is not None:
+            if not marker.isdigit() or int(marker) > len(tags):
+                # A marker this API never issued; worded as moto's DescribeFileSystems words it.
+                return self._error(400, "BadRequest", "Invalid Marker")
+            start = int(marker)
+        document = {"Tags": tags[start:start + self.PAGE_SIZE]}
+        if marker is not None:
+            document["Marker"] = marker
+        if start + self.PAGE_SIZE < len(tags):
+            document["NextMarker"] = str(start + self.PAGE_SIZE)
+        return Response(status=200, headers=[("Content-Type", "application/json"),
+                                             ("x-amzn-RequestId", str(uuid.uuid4()))]).with_json(document)
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> Response:
+        # EFS's error shapes have ErrorCode and Message; botocore reads the code from the header.
+        return Response(status=status, headers=[("Content-Type", "application/json"),
+                                                ("x-amzn-ErrorType", code),
+                                                ("x-amzn-RequestId", str(uuid.uuid4()))]).with_json(
+            {"ErrorCode": code, "Message": message})
+
+    def after(self, request: AwsRequest, response: Response) -> Response:
+        return response
+
+    def reset(self) -> None:
+        """The tags live in moto's EFS backend, which moto's reset empties."""
+
+
+class EfsMountTargetDefaultSecurityGroup(_Correction):
+    """Mount targets created without security groups: moto reports none, AWS the VPC's default group.
+
+    CreateMountTarget (EFS API reference): "If the request provides SecurityGroups, this network
+    interface is associated with those security groups. Otherwise, it belongs to the default security
+    group for the subnet's VPC." DescribeMountTargetSecurityGroups "returns the security groups
+    currently in effect for a mount target", and ``SecurityGroups`` is a required member of its answer.
+    moto gives the mount target's network interface the VPC's default group but keeps the mount
+    target's own list empty, so DescribeMountTargetSecurityGroups answers ``{"SecurityGroups": null}``
+    and community.aws.efs fails with ``KeyError: 'SecurityGroups'``. The correction records the
+    network interface's groups as the mount target's.
+    """
+
+    name = "moto-fix:efs-mount-target-default-security-group"
+    operations = frozenset({"efs:CreateMountTarget"})
+
+    def correct(self, request, response):
+        from moto.efs.models import efs_backends
+
+        if request.json_body().get("SecurityGroups"):
+            return response
+        backend = efs_backends[moto_account_id(request)][request.region]
+        mount_target = backend.mount_targets_by_id.get(response.json().get("MountTargetId"))
+        if mount_target is not None and not mount_target.security_groups:
+            interface = backend.ec2_backend.get_network_interface(mount_target.network_interface_id)
+            mount_target.security_groups = [group.id for group in interface.group_set]
+        return response
+
+
+class EcsRunFargateTask(_Correction):
+    """RunTask for a Fargate (awsvpc) task definition: moto answers 500, AWS starts the task.
+
+    Two moto bugs make RunTask fail before a task exists:
+
+    * ``_calculate_task_resource_requirements`` adds up container-level ``memory`` (or
+      ``memoryReservation``) of every container and raises ``TypeError`` when a container has neither.
+      For Fargate, task-level ``memory`` is required and container-level memory is optional
+      (RegisterTaskDefinition, ``memory``), and those requirements only serve placement on EC2
+      container instances. The patched function counts a container without memory as 0 and, where
+      the task definition has task-level memory, reserves that, as AWS does on EC2.
+    * The ENI attachment reads ``private_dns_name`` of the ENI, which moto sets only in a VPC with
+      ``enableDnsHostnames``, so RunTask raises ``AttributeError`` in any other VPC. The patch lets the
+      attribute read as missing, and the ``privateDnsName`` detail is then left out, as in the
+      ``aws ecs describe-tasks`` example of the AWS CLI reference (its ENI details are subnetId,
+      networkInterfaceId, macAddress and privateIPv4Address).
+
+    Both are patched once in moto's classes when this overlay is built (moto runs in this process).
+
+    moto's RunTask answer then describes a task that is already RUNNING. AWS answers with the task as
+    it is when RunTask returns (``aws ecs run-task`` examples, AWS CLI reference): ``lastStatus``
+    ``PROVISIONING`` for an awsvpc task (``PENDING`` otherwise), ``desiredStatus`` ``RUNNING``, the
+    task-level ``cpu`` and ``memory``, ``createdAt``, an ``ElasticNetworkInterface`` attachment in status
+    ``PRECREATED`` whose only detail is ``subnetId``, no ``stoppedReason`` (moto sends ``""``), and
+    containers ``PENDING`` with no ``exitCode`` (none has run) and ``networkInterfaces: []``. moto's containers also name the task definition as
+    their ``taskArn``; AWS names the task, and its ``containerArn`` is
+    ``arn:aws:ecs:<region>:<account>:container/<cluster>/<task id>/<uuid>``. The correction answers
+    so and stores what belongs to the task (``createdAt``, ``cpu``, ``memory``, the container ARNs, the
+    ENI details) on moto's Task. It also starts moto's task lifecycle at PROVISIONING (moto's model
+    has the PROVISIONING -> PENDING -> ACTIVATING -> RUNNING steps of the ECS task lifecycle commented
+    out), so that DescribeTasks goes on from there rather than from RUNNING. What moto does after
+    RUNNING (it walks the task to STOPPED, one step per DescribeTasks, with exit code 0) is moto's own
+    and not corrected here: nothing runs, so no outcome is invented or changed.
+    """
+
+    name = "moto-fix:ecs-run-fargate-task"
+    operations = frozenset({"ecs:RunTask"})
+    START_OF_LIFECYCLE = {
+        "awsvpc": [("PROVISIONING", "PENDING"), ("PENDING", "ACTIVATING"), ("ACTIVATING", "RUNNING")],
+        "other": [("PENDING", "RUNNING")],
+    }
+
+    _patch_lock = threading.Lock()
+    _patched = False
+
+    def __init__(self):
+        self.install_moto_patches()
+
+    @classmethod
+    def install_moto_patches(cls) -> None:
+        with cls._patch_lock:
+            if cls._patched:
+                return
+            from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+            from moto.ecs.models import EC2ContainerServiceBackend
+
+            original = EC2ContainerServiceBackend.__dict__["_calculate_task_resource_requirements"].__func__
+
+            def task_resource_requirements(task_definition):
+                definitions = task_definition.container_definitions
+                if all(_MEMORY_KEYS & set(container) for container in definitions):
+                    return original(task_definition)
+                # moto's function reads only container_definitions: give it one where a container
+                # without container-level memory counts as 0.
+                requirements = original(types.SimpleNamespace(container_definitions=[
+                    container if _MEMORY_KEYS & set(container) else dict(container, memory=0)
+                    for container in definitions]))
+                if getattr(task_definition, "memory", None):
+                    requirements["MEMORY"] = max(requirements["MEMORY"], int(task_definition.memory))
+                return requirements
+
+            EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+                task_resource_requirements)
+            # An instance attribute still wins where moto sets one (VPCs with DNS hostnames).
+            NetworkInterface.private_dns_name = None
+            cls._patched = True
+
+    def correct(self, request, response):
+        from moto.ecs.models import ecs_backends
+
+        document = response.json()
+        backend = ecs_backends[moto_account_id(request)][request.region]
+        for answer in document.get("tasks", []):
+            task = backend.tasks.get(answer.get("clusterArn", "").rsplit("/", 1)[-1], {}).get(answer["taskArn"])
+            if task is None:
+                continue
+            # AWS's timestamps (and moto's rendering of them) have millisecond precision.
+            now = datetime.now(timezone.utc)
+            self._correct_stored_task(task, backend, now.replace(microsecond=now.microsecond // 1000 * 1000))
+            self._correct_answer(answer, task)
+        return response.with_json(document)
+
+    def _correct_stored_task(self, task, backend, now) -> None:
+        definition = backend.describe_task_definition(task.task_definition_arn)
+        for attachment in task.attachments:
+            attachment["details"] = [detail for detail in attachment["details"] if detail.get("value") is not None]
+        for container in task.containers:
+            container.task_arn = task.task_arn
+            container.container_arn = f"{task.task_arn.replace(':task/', ':container/', 1)}/{uuid.uuid4()}"
+        task.created_at = now
+        task.stopped_reason = None  # moto's "" until StopTask; AWS has no stoppedReason before then
+        if definition.cpu:
+            task.cpu = str(definition.cpu)
+        if definition.memory:
+            task.memory = str(definition.memory)
+        lifecycle = "awsvpc" if definition.network_mode == "awsvpc" else "other"
+        task._transitions = self.START_OF_LIFECYCLE[lifecycle] + list(task._transitions)
+        task.status = self.START_OF_LIFECYCLE[lifecycle][0][0]
+
+    def _correct_answer(self, answer: dict, task) -> None:
+        answer["lastStatus"] = task.status
+        answer["desiredStatus"] = "RUNNING"
+        answer["createdAt"] = task.created_at.timestamp()
+        if not answer.get("stoppedReason"):
+            answer.pop("stoppedReason", None)
+        for member in ("cpu", "memory"):
+            if getattr(task, member, None):
+                answer[member] = getattr(task, member)
+        for attachment in answer.get("attachments", []):
+            if attachment.get("type") == "ElasticNetworkInterface":
+                attachment["status"] = "PRECREATED"
+                attachment["details"] = [d for d in attachment.get("details", []) if d.get("name") == "subnetId"]
+        for container, stored in zip(answer.get("containers", []), task.containers):
+            container.pop("exitCode", None)
+            container["lastStatus"] = "PENDING"
+            container["networkInterfaces"] = []
+            container["taskArn"] = stored.task_arn
+            container["containerArn"] = stored.container_arn
+            if "healthStatus" in container:
+                container["healthStatus"] = "UNKNOWN"
+
+
+def overlays() -> list:
+    return [
+        EcsClusterEmptyCapacityProviders(),
+        EcsServiceCreateSettings(),
+        RdsClusterMemberSubnetGroup(),
+        EfsLegacyTagApi(),
+        EfsMountTargetDefaultSecurityGroup(),
+        EcsRunFargateTask(),
+    ]
