@@ -30,7 +30,7 @@ venv: $(VENV)/.installed ## Create .venv from the pinned requirements; install d
 $(VENV)/.installed: test-requirements.txt requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r test-requirements.txt
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r test-requirements.txt
 	bash tests/setup/install-database-servers.sh
 	touch $@
 

@@ -9,7 +9,7 @@ have_mariadb() { command -v mariadbd >/dev/null || test -x /usr/sbin/mariadbd; }
 
 missing=()
 have_postgres || missing+=(postgresql)
-have_mariadb || missing+=(mariadb-server)
+have_mariadb || missing+=(mariadb-server-core mariadb-client-core)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
