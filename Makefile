@@ -69,6 +69,9 @@ e2e: venv ## End-to-end tests with a real MLflow server and client
 
 test: unit lint sanity integration e2e ## Everything CI runs
 
+demo: venv ## Run MLflow end to end on the proving ground, step by step (see README)
+	cd tests && $(BIN)/python -m proving_ground.demo
+
 emulators: venv ## Start the proving ground in the background and print what to export
 	@cd tests && $(BIN)/python -m proving_ground start --state-dir $(CURDIR)/.proving_ground --port $(MLOPS_AWS_PORT) \
 		--settings '$(MLOPS_AWS_SETTINGS)'

@@ -91,8 +91,8 @@ def run_playbook_twice(aws, tmp_path: Path, tasks: str) -> tuple[dict, dict]:
     command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
                "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)]
     runs = []
-    for _ in range(2):
-        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    for dummy in range(2):
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
         assert finished.returncode == 0, finished.stdout[-6000:] + finished.stderr[-3000:]
         report = json.loads(finished.stdout[finished.stdout.index("{"):])
         runs.append({task["task"]["name"]: task["hosts"]["localhost"]
@@ -246,7 +246,7 @@ def test_ecs_service_module_second_run_changes_nothing(aws, tmp_path):
 # RDS: the DB subnet group of Aurora cluster members
 
 def _aurora_cluster(rds, ec2):
-    _, subnets, group = network(ec2)
+    dummy, subnets, group = network(ec2)
     subnet_group = unique("db-subnets")
     rds.create_db_subnet_group(DBSubnetGroupName=subnet_group, DBSubnetGroupDescription="mlflow",
                                SubnetIds=subnets)
@@ -260,7 +260,7 @@ def _aurora_cluster(rds, ec2):
 
 def test_aurora_member_reports_its_clusters_subnet_group(aws, raw_moto):
     moto_rds = raw_moto.client("rds")
-    cluster, _, _ = _aurora_cluster(moto_rds, raw_moto.client("ec2"))
+    cluster, dummy, dummy = _aurora_cluster(moto_rds, raw_moto.client("ec2"))
     created = moto_rds.create_db_instance(DBInstanceIdentifier=f"{cluster}-1", DBClusterIdentifier=cluster,
                                           Engine="aurora-postgresql", DBInstanceClass="db.serverless")["DBInstance"]
     described = moto_rds.describe_db_instances(DBInstanceIdentifier=f"{cluster}-1")["DBInstances"][0]
@@ -281,7 +281,7 @@ def test_aurora_member_reports_its_clusters_subnet_group(aws, raw_moto):
 @pytest.mark.slow
 def test_rds_instance_module_second_run_changes_nothing(aws, tmp_path):
     ec2 = aws.client("ec2")
-    cluster, subnet_group, _ = _aurora_cluster(aws.client("rds"), ec2)
+    cluster, subnet_group, dummy = _aurora_cluster(aws.client("rds"), ec2)
     first, second = run_playbook_twice(aws, tmp_path, f"""
     - name: writer
       amazon.aws.rds_instance:
@@ -364,7 +364,7 @@ def test_efs_describe_tags_pages_at_100(aws):
 
 def test_efs_mount_target_without_security_groups_reports_the_vpcs_default_group(aws, raw_moto):
     moto_efs, moto_ec2 = raw_moto.client("efs"), raw_moto.client("ec2")
-    _, subnets, _ = network(moto_ec2)
+    dummy, subnets, dummy = network(moto_ec2)
     file_system = moto_efs.create_file_system(CreationToken=unique("efs"))["FileSystemId"]
     target = moto_efs.create_mount_target(FileSystemId=file_system, SubnetId=subnets[0])["MountTargetId"]
     assert "SecurityGroups" not in moto_efs.describe_mount_target_security_groups(MountTargetId=target)
@@ -372,8 +372,8 @@ def test_efs_mount_target_without_security_groups_reports_the_vpcs_default_group
     efs, ec2 = aws.client("efs"), aws.client("ec2")
     answers = raw_answers(efs, "DescribeMountTargetSecurityGroups")
     vpc, subnets, group = network(ec2)
-    default_group = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
-                                                         {"Name": "group-name", "Values": ["default"]}])
+    default_filters = [{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    default_group = ec2.describe_security_groups(Filters=default_filters)
     file_system = efs.create_file_system(CreationToken=unique("efs"))["FileSystemId"]
     target = efs.create_mount_target(FileSystemId=file_system, SubnetId=subnets[0])
     assert efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])["SecurityGroups"] == [
@@ -392,7 +392,7 @@ def test_efs_mount_target_without_security_groups_reports_the_vpcs_default_group
 
 @pytest.mark.slow
 def test_efs_module_with_tags_second_run_changes_nothing(aws, tmp_path):
-    _, subnets, _ = network(aws.client("ec2"))
+    dummy, subnets, dummy = network(aws.client("ec2"))
     first, second = run_playbook_twice(aws, tmp_path, f"""
     - name: file system
       community.aws.efs:
@@ -430,7 +430,7 @@ def test_run_task_starts_a_fargate_task_where_moto_fails(aws, raw_moto):
     moto_ecs = raw_moto.client("ecs")
     cluster = unique("cluster")
     moto_ecs.create_cluster(clusterName=cluster)
-    _, subnets, group = network(raw_moto.client("ec2"))
+    dummy, subnets, group = network(raw_moto.client("ec2"))
     # Task-level memory only (the usual Fargate definition): moto's placement arithmetic fails.
     with pytest.raises(ClientError) as raised:
         _run(moto_ecs, cluster, _fargate_task_definition(moto_ecs), subnets, group)
@@ -443,7 +443,7 @@ def test_run_task_starts_a_fargate_task_where_moto_fails(aws, raw_moto):
     ecs = aws.client("ecs")
     answers = raw_answers(ecs, "RunTask")
     ecs.create_cluster(clusterName=cluster)
-    _, subnets, group = network(aws.client("ec2"))
+    dummy, subnets, group = network(aws.client("ec2"))
     definition = _fargate_task_definition(ecs)
     started = _run(ecs, cluster, definition, subnets, group)
     assert started["failures"] == []
@@ -479,7 +479,7 @@ def test_run_task_starts_a_fargate_task_where_moto_fails(aws, raw_moto):
         NetworkInterfaceIds=[details["networkInterfaceId"]])["NetworkInterfaces"][0]
     assert (interface["SubnetId"], interface["PrivateIpAddress"]) == (subnets[0], details["privateIPv4Address"])
     assert [ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]["lastStatus"]
-            for _ in range(2)] == ["ACTIVATING", "RUNNING"]
+            for dummy in range(2)] == ["ACTIVATING", "RUNNING"]
 
 
 def test_run_task_in_a_vpc_with_dns_hostnames_names_the_private_dns_name(aws, raw_moto):
@@ -487,7 +487,7 @@ def test_run_task_in_a_vpc_with_dns_hostnames_names_the_private_dns_name(aws, ra
     moto_ecs = raw_moto.client("ecs")
     cluster = unique("cluster")
     moto_ecs.create_cluster(clusterName=cluster)
-    _, subnets, group = network(raw_moto.client("ec2"), dns_hostnames=True)
+    dummy, subnets, group = network(raw_moto.client("ec2"), dns_hostnames=True)
     task = _run(moto_ecs, cluster, _fargate_task_definition(moto_ecs, container_memory=True), subnets, group)["tasks"][0]
     assert (task["lastStatus"], task["attachments"][0]["status"], task["containers"][0]["exitCode"]) == (
         "RUNNING", "ATTACHED", 0)
@@ -495,7 +495,7 @@ def test_run_task_in_a_vpc_with_dns_hostnames_names_the_private_dns_name(aws, ra
     ecs = aws.client("ecs")
     cluster = unique("cluster")
     ecs.create_cluster(clusterName=cluster)
-    _, subnets, group = network(aws.client("ec2"), dns_hostnames=True)
+    dummy, subnets, group = network(aws.client("ec2"), dns_hostnames=True)
     task = _run(ecs, cluster, _fargate_task_definition(ecs, container_memory=True), subnets, group)["tasks"][0]
     assert task["lastStatus"] == "PROVISIONING"
     described = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]

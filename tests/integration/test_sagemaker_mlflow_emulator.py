@@ -857,8 +857,8 @@ def call(overlay, operation, document):
 def test_phases_end_exactly_when_the_latency_model_says(overlay_parts):
     overlay, settings, clock, wall = overlay_parts
     settings.latency_overrides = {"sagemaker:CreateMlflowTrackingServer": 30}
-    status, _ = call(overlay, "CreateMlflowTrackingServer",
-                     {"TrackingServerName": "team-a", "ArtifactStoreUri": STORE, "RoleArn": ROLE})
+    status, dummy = call(overlay, "CreateMlflowTrackingServer",
+                         {"TrackingServerName": "team-a", "ArtifactStoreUri": STORE, "RoleArn": ROLE})
     assert status == 200
     clock.now += 29.999
     assert call(overlay, "DescribeMlflowTrackingServer", {"TrackingServerName": "team-a"})[1][

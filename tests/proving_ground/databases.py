@@ -472,7 +472,7 @@ class PostgresServer(DatabaseServer):
         pg_config = shutil.which("pg_config")
         if pg_config:
             # The libpq-dev pg_config reports a bindir without server programs: check, don't trust.
-            result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+            result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
             if result.returncode == 0:
                 candidates.append(result.stdout.strip())
 
@@ -588,7 +588,8 @@ class MariaDBServer(DatabaseServer):
         self.install_program = _find_program(("mariadb-install-db", "mysql_install_db"), self._script_directories)
         if not self.server_program or not self.install_program:
             raise ServerBinariesMissing(self.install_hint)
-        version = subprocess.run([self.server_program, "--version"], capture_output=True, text=True).stdout
+        version = subprocess.run([self.server_program, "--version"], capture_output=True, text=True,
+                                 check=False).stdout
         if "mariadb" not in version.lower():
             # Oracle MySQL initialises with `mysqld --initialize`, not install-db: not supported here.
             raise ServerBinariesMissing(f"{self.server_program} is not MariaDB ({version.strip()}). "

@@ -398,7 +398,7 @@ class SageMakerMlflowOverlay:
         server = TrackingServer(
             arn=arn, region=region, name=name, status="Creating", created_by=caller, creation_time=now,
             last_modified_time=now, last_modified_by=caller, tags=_tags_from(params.get("Tags")),
-            url_id="".join(secrets.choice(_LOWER_ALNUM) for _ in range(12)),
+            url_id="".join(secrets.choice(_LOWER_ALNUM) for dummy in range(12)),
             artifact_store_uri=params["ArtifactStoreUri"],
             size=params.get("TrackingServerSize") or DEFAULT_TRACKING_SERVER_SIZE,
             mlflow_version=version, role_arn=params["RoleArn"],
@@ -545,7 +545,7 @@ class SageMakerMlflowOverlay:
         if len(store) >= self.max_mlflow_apps:
             raise AwsError("ResourceLimitExceeded", _limit_message(
                 "Maximum number of MLflow Apps", self.max_mlflow_apps, len(store), "Apps"))
-        app_id = "app-" + "".join(secrets.choice(_UPPER_ALNUM) for _ in range(12))
+        app_id = "app-" + "".join(secrets.choice(_UPPER_ALNUM) for dummy in range(12))
         arn = f"arn:{partition_of(region)}:sagemaker:{region}:{ACCOUNT_ID}:mlflow-app/{app_id}"
         now = self._now()
         caller = self._caller(region)

@@ -175,4 +175,3 @@ def main(argv=None) -> int:
         print("# the AWS proving ground was not running")
     ready_file.unlink(missing_ok=True)
     return 0
-

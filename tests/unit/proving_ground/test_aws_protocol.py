@@ -25,7 +25,7 @@ def _environ_from_botocore(service, operation, params):
     with pytest.raises(_Captured):
         getattr(client, operation)(**params)
     request = captured["request"]
-    path, _, query = request.url.split("127.0.0.1:1", 1)[1].partition("?")
+    path, dummy, query = request.url.split("127.0.0.1:1", 1)[1].partition("?")
     body = request.body or b""
     if hasattr(body, "read"):
         body = body.read()

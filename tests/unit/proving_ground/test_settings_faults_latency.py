@@ -28,20 +28,20 @@ def test_bad_settings_are_refused(changes, message):
 
 def test_faults_are_off_by_default():
     injector = FaultInjector(Settings())
-    assert all(injector.pick(_request()) is None for _ in range(1000))
+    assert all(injector.pick(_request()) is None for dummy in range(1000))
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5])
 def test_faults_come_at_the_configured_rate(rate):
     injector = FaultInjector(Settings(fault_rate=rate, fault_seed=7))
-    hits = sum(injector.pick(_request()) is not None for _ in range(4000))
+    hits = sum(injector.pick(_request()) is not None for dummy in range(4000))
     assert abs(hits / 4000 - rate) < 0.03
 
 
 def test_faults_are_reproducible_with_a_seed():
     def pattern():
         injector = FaultInjector(Settings(fault_rate=0.3, fault_seed=42, fault_kinds=["throttle", "5xx"]))
-        return [(injector.pick(_request()) or ("none",))[0] for _ in range(200)]
+        return [(injector.pick(_request()) or ("none",))[0] for dummy in range(200)]
     first = pattern()
     assert first == pattern()
     assert {"throttle", "5xx", "none"} == set(first)
