@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -202,19 +203,41 @@ def test_ansible_modules_reach_the_proving_ground_and_converge(aws, tmp_path):
     assert aws.client("s3").get_bucket_versioning(Bucket="ansible-smoke-bucket")["Status"] == "Enabled"
 
 
+def _sagemaker_round_trip_as_a_human_would(exports):
+    """boto3 configured by nothing but the printed exports."""
+    session = boto3.Session(aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=exports["AWS_SESSION_TOKEN"], region_name=exports["AWS_REGION"])
+    sagemaker = session.client("sagemaker", endpoint_url=exports["AWS_ENDPOINT_URL"])
+    sagemaker.create_mlflow_tracking_server(TrackingServerName="by-hand", ArtifactStoreUri="s3://bucket/mlflow",
+                                            RoleArn="arn:aws:iam::123456789012:role/mlflow")
+    statuses = [sagemaker.describe_mlflow_tracking_server(TrackingServerName="by-hand")["TrackingServerStatus"]]
+    deadline = time.monotonic() + 30
+    while statuses[-1] != "Created" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        statuses.append(sagemaker.describe_mlflow_tracking_server(TrackingServerName="by-hand")["TrackingServerStatus"])
+    assert (statuses[0], statuses[-1]) == ("Creating", "Created")
+    with pytest.raises(ClientError, match="Member must satisfy enum value set: \\[Small, Medium, Large\\]"):
+        sagemaker.create_mlflow_tracking_server(TrackingServerName="huge", ArtifactStoreUri="s3://bucket/mlflow",
+                                                RoleArn="arn:aws:iam::123456789012:role/mlflow",
+                                                TrackingServerSize="Huge")
+
+
 def test_emulators_command_starts_prints_exports_and_stops(tmp_path):
     """What `make emulators` and `make emulators-down` run."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "tests"))
     command = [sys.executable, "-m", "proving_ground"]
     state = ["--state-dir", str(tmp_path)]
-    started = subprocess.run(command + ["start", "--port", "0"] + state, env=env, capture_output=True,
-                             text=True, timeout=120, check=False)
+    settings = json.dumps({"latency_scale": 2 / 1650})  # a tracking server takes 2 s to create
+    started = subprocess.run(command + ["start", "--port", "0", "--settings", settings] + state, env=env,
+                             capture_output=True, text=True, timeout=120, check=False)
     try:
         assert started.returncode == 0, started.stderr
         exports = dict(line[len("export "):].split("=", 1) for line in started.stdout.splitlines()
                        if line.startswith("export "))
         assert exports["AWS_ENDPOINT_URL"] == exports["AWS_URL"]
         assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        _sagemaker_round_trip_as_a_human_would(exports)
         again = subprocess.run(command + ["start"] + state, env=env, capture_output=True, text=True,
                                timeout=60, check=False)
         assert "already runs" in again.stdout
