@@ -144,7 +144,7 @@ def _find_program(names, directories=()) -> Optional[str]:
     return None
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def kill_process_group(process: subprocess.Popen) -> None:
     """SIGKILL the process group a child leads (the child and everything it forked), then reap."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -392,9 +392,9 @@ class DatabaseServer(abc.ABC):
         try:
             status = process.wait(timeout=timeout)
         except BaseException:
-            _kill_group(process)
+            kill_process_group(process)
             raise
-        _kill_group(process)  # a daemon a script left behind would keep the group alive
+        kill_process_group(process)  # a daemon a script left behind would keep the group alive
         if status != 0:
             raise DatabaseServerError(f"{Path(command[0]).name} failed with status {status}; "
                                       f"{self.log_path}:\n{_tail(self.log_path)}")
@@ -438,7 +438,7 @@ class DatabaseServer(abc.ABC):
                 pass
         # Also after a clean exit: anything left in the group (a backend that outlived the
         # postmaster) dies with it.
-        _kill_group(process)
+        kill_process_group(process)
 
 
 class PostgresServer(DatabaseServer):

@@ -28,7 +28,7 @@ import weakref
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-from .databases import free_port
+from .databases import free_port, kill_process_group
 
 
 class MlflowServerError(RuntimeError):
@@ -223,14 +223,7 @@ class MlflowServer:
             except subprocess.TimeoutExpired:
                 pass
         # Whatever is left in the session (a worker, the job runner) goes too.
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        kill_process_group(process)
 
     def __enter__(self) -> "MlflowServer":
         return self.start()
