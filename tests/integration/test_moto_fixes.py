@@ -501,3 +501,29 @@ def test_run_task_in_a_vpc_with_dns_hostnames_names_the_private_dns_name(aws, ra
     described = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]
     details = {detail["name"]: detail["value"] for detail in described["attachments"][0]["details"]}
     assert details["privateDnsName"] == "ip-{}.ec2.internal".format(details["privateIPv4Address"].replace(".", "-"))
+
+
+def test_list_task_definitions_honours_sort_and_pages(aws, raw_moto):
+    """``familyPrefix`` + ``sort=DESC`` + ``maxResults=1`` is how a client asks for a family's latest
+    revision: moto answers every revision, oldest first."""
+    def register(ecs, family):
+        for image in ("one", "two", "three"):
+            ecs.register_task_definition(family=family, containerDefinitions=[{"name": "c", "image": image, "memory": 512}])
+
+    moto_ecs = raw_moto.client("ecs")
+    family = unique("family")
+    register(moto_ecs, family)
+    moto_answer = moto_ecs.list_task_definitions(familyPrefix=family, sort="DESC", maxResults=1)
+    assert [arn.rsplit(":", 1)[-1] for arn in moto_answer["taskDefinitionArns"]] == ["1", "2", "3"]
+
+    ecs = aws.client("ecs")
+    register(ecs, "mlflow")
+    register(ecs, "another")
+    latest = ecs.list_task_definitions(familyPrefix="mlflow", sort="DESC", maxResults=1)
+    assert [arn.rsplit("/", 1)[-1] for arn in latest["taskDefinitionArns"]] == ["mlflow:3"]
+    assert "nextToken" in latest
+    every = ecs.get_paginator("list_task_definitions").paginate(PaginationConfig={"PageSize": 2})
+    names = [arn.rsplit("/", 1)[-1] for page in every for arn in page["taskDefinitionArns"]]
+    assert names == ["another:1", "another:2", "another:3", "mlflow:1", "mlflow:2", "mlflow:3"]
+    descending = ecs.list_task_definitions(sort="DESC")["taskDefinitionArns"]
+    assert [arn.rsplit("/", 1)[-1] for arn in descending] == list(reversed(names))

@@ -463,6 +463,41 @@ class EcsRunFargateTask(_Correction):
                 container["healthStatus"] = "UNKNOWN"
 
 
+class EcsListTaskDefinitionsOrderAndPages(_Correction):
+    """ListTaskDefinitions: moto ignores ``sort``, ``maxResults`` and ``nextToken``; AWS honours them.
+
+    moto answers every matching ARN at once, in registration order, whatever the request asks. AWS
+    (ECS API reference, ListTaskDefinitions): ``sort`` "The order to sort the results in. Valid
+    values are ASC and DESC. By default, (ASC) task definitions are listed lexicographically by family
+    name and in ascending numerical order by revision so that the newest task definitions in a family
+    are listed last. Setting this parameter to DESC reverses the sort order on family name and revision.
+    This is so that the newest task definitions in a family are listed first"; ``maxResults`` (1 to
+    100, default 100) pages the answer, with a ``nextToken`` for the next page. ``familyPrefix`` with
+    ``sort=DESC`` and ``maxResults=1`` is how a client asks for a family's latest revision, so with
+    moto's answer it gets the oldest one.
+    """
+
+    name = "moto-fix:ecs-list-task-definitions-order-and-pages"
+    operations = frozenset({"ecs:ListTaskDefinitions"})
+    PAGE_SIZE = 100
+
+    @staticmethod
+    def _order(arn: str) -> tuple:
+        family, revision = arn.rsplit("/", 1)[-1].rsplit(":", 1)
+        return family, int(revision)
+
+    def correct(self, request, response):
+        params = request.params
+        arns = sorted(response.json().get("taskDefinitionArns", []), key=self._order,
+                      reverse=params.get("sort") == "DESC")
+        start = int(params["nextToken"]) if str(params.get("nextToken", "")).isdigit() else 0
+        size = params.get("maxResults") or self.PAGE_SIZE
+        document = {"taskDefinitionArns": arns[start:start + size]}
+        if start + size < len(arns):
+            document["nextToken"] = str(start + size)
+        return response.with_json(document)
+
+
 def overlays() -> list:
     return [
         EcsClusterEmptyCapacityProviders(),
@@ -471,4 +506,5 @@ def overlays() -> list:
         EfsLegacyTagApi(),
         EfsMountTargetDefaultSecurityGroup(),
         EcsRunFargateTask(),
+        EcsListTaskDefinitionsOrderAndPages(),
     ]
