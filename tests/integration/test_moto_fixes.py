@@ -527,3 +527,22 @@ def test_list_task_definitions_honours_sort_and_pages(aws, raw_moto):
     assert names == ["another:1", "another:2", "another:3", "mlflow:1", "mlflow:2", "mlflow:3"]
     descending = ecs.list_task_definitions(sort="DESC")["taskDefinitionArns"]
     assert [arn.rsplit("/", 1)[-1] for arn in descending] == list(reversed(names))
+
+
+def test_kms_key_state_changes_accept_a_key_arn(aws, raw_moto):
+    moto_kms = raw_moto.client("kms")
+    arn = moto_kms.create_key()["KeyMetadata"]["Arn"]
+    with pytest.raises(ClientError) as raised:
+        moto_kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+    kms = aws.client("kms")
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
+    kms.enable_key(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)["KeyId"] == arn
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    kms.cancel_key_deletion(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"

@@ -498,6 +498,40 @@ class EcsListTaskDefinitionsOrderAndPages(_Correction):
         return response.with_json(document)
 
 
+class KmsKeyArnAccepted(_Correction):
+    """ScheduleKeyDeletion, CancelKeyDeletion, EnableKey, DisableKey: moto answers 500 for a key ARN.
+
+    The KMS API reference takes ``KeyId`` as "the key ID or key ARN" for all four; moto's backend
+    indexes its keys by key ID only (``self.keys[key_id]``) and raises ``KeyError`` for an ARN, which
+    ``amazon.aws.kms_key`` always passes. The four backend methods are patched once, in moto's class
+    (moto runs in this process), to look the key up by ID as moto's other methods do
+    (``KmsBackend.get_key_id``); the answers are moto's own.
+    """
+
+    name = "moto-fix:kms-key-arn-accepted"
+    operations = frozenset()
+    _patch_lock = threading.Lock()
+    _patched = False
+
+    def __init__(self):
+        with self._patch_lock:
+            if KmsKeyArnAccepted._patched:
+                return
+            from moto.kms.models import KmsBackend
+
+            for method_name in ("schedule_key_deletion", "cancel_key_deletion", "enable_key", "disable_key"):
+                original = getattr(KmsBackend, method_name)
+
+                def by_key_id(backend, key_id, *args, original=original, **kwargs):
+                    return original(backend, backend.get_key_id(key_id), *args, **kwargs)
+
+                setattr(KmsBackend, method_name, by_key_id)
+            KmsKeyArnAccepted._patched = True
+
+    def correct(self, request, response):
+        return response
+
+
 def overlays() -> list:
     return [
         EcsClusterEmptyCapacityProviders(),
@@ -507,4 +541,5 @@ def overlays() -> list:
         EfsMountTargetDefaultSecurityGroup(),
         EcsRunFargateTask(),
         EcsListTaskDefinitionsOrderAndPages(),
+        KmsKeyArnAccepted(),
     ]
