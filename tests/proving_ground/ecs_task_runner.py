@@ -46,8 +46,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -56,6 +54,7 @@ from typing import Callable, Iterable, Mapping, Optional, Tuple, Union
 from botocore.exceptions import ClientError
 
 from .databases import free_port
+from .mlflow_server import LoggedServerProcess
 from .server import aws_environment
 
 HostTarget = Tuple[str, int]
@@ -575,7 +574,7 @@ def venv_bin_directory() -> Path:
     return Path(sys.executable).parent
 
 
-class LocalTask:
+class LocalTask(LoggedServerProcess):
     """One container of a task as a local process in a session of its own (``stop()`` ends the group).
 
     ``command``, ``environment`` and ``port`` are set when it is launched (the port is chosen then);
@@ -694,25 +693,6 @@ class LocalTask:
         finally:
             self._kill_group()
         return self.returncode
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}{self.health_path}", timeout=2) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def _attempt_log(self) -> str:
-        try:
-            return self.log_path.read_bytes()[self._log_offset:].decode(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def stop(self, timeout: float = 20.0) -> Optional[int]:
         """As ECS stops a container: SIGTERM to the main process, then SIGKILL to whatever is left of

@@ -53,7 +53,36 @@ def _stop_leftover_servers() -> None:
         server.stop()
 
 
-class MlflowServer:
+class LoggedServerProcess:
+    """What a child server process with a log file and an HTTP health path offers: subclasses set
+    ``url``, ``log_path`` and ``_log_offset`` (where the latest launch began writing)."""
+
+    # MLflow's /health is exempt from host validation: it proves the server is up, not that clients
+    # will be let in.
+    health_path = "/health"
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}{self.health_path}", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _attempt_log(self) -> str:
+        """What the latest launch wrote (an earlier attempt's errors are not this one's)."""
+        try:
+            return self.log_path.read_bytes()[self._log_offset:].decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class MlflowServer(LoggedServerProcess):
     """``mlflow server`` on 127.0.0.1:<free port>; ``url`` is its tracking URI once started."""
 
     def __init__(self, directory: Path, backend_store_uri: str, *, artifacts_destination: Optional[str] = None,
@@ -175,28 +204,6 @@ class MlflowServer:
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                              stderr=subprocess.STDOUT, cwd=self.directory,
                                              env=self.child_environment(), start_new_session=True)
-
-    def _healthy(self) -> bool:
-        # /health is exempt from host validation: it proves the server is up, not that clients
-        # will be let in.
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def _attempt_log(self) -> str:
-        """What the latest launch wrote (an earlier attempt's errors are not this one's)."""
-        try:
-            return self.log_path.read_bytes()[self._log_offset:].decode(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def request_stop(self) -> None:
         """Ask the server to shut down without waiting: the CLI takes a few seconds to exit after
