@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from helpers.mlflow_runs import log_a_run
 from proving_ground.database_fixtures import awkward_password, fresh_names
 from proving_ground.ecs_task_runner import EcsTaskRunner, create_database_from_secret
 
@@ -143,7 +143,7 @@ def test_a_fargate_deployment_runs_locally_and_tracks_runs(aws, postgres_server,
 
         client_behind_the_load_balancer["Host"] = dns_name
         monkeypatch.setenv("MLFLOW_TRACKING_URI", task.url)
-        run_id, experiment_id = log_a_run(tmp_path)
+        run_id, experiment_id = log_a_run("ecs-runner", tmp_path)
         read_back(run_id, experiment_id, tmp_path, aws, database)
 
         # The password reached the database through the environment only, percent-encoded by the container.
@@ -181,20 +181,6 @@ def test_the_schema_migration_runs_as_a_one_off_task(aws, postgres_server, tmp_p
             assert cursor.fetchone()[0] == 0
     finally:
         connection.close()
-
-
-def log_a_run(tmp_path: Path) -> tuple:
-    import mlflow
-
-    client = mlflow.MlflowClient()
-    experiment_id = client.create_experiment(f"ecs-runner-{uuid.uuid4().hex[:8]}")
-    report = tmp_path / "summary.txt"
-    report.write_text("rmse went down\n")
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_param("alpha", "0.5")
-        mlflow.log_metric("rmse", 0.25, step=3)
-        mlflow.log_artifact(str(report), artifact_path="reports")
-    return run.info.run_id, experiment_id
 
 
 def read_back(run_id: str, experiment_id: str, tmp_path: Path, aws, database) -> None:

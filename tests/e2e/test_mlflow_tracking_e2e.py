@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
+from helpers.mlflow_runs import log_a_run
 from proving_ground.database_fixtures import awkward_password, fresh_names
 from proving_ground.mlflow_server import MlflowServer, MlflowServerError
 
@@ -111,14 +112,7 @@ def log_and_read_back(tracking_uri: str, database, aws, tmp_path: Path, monkeypa
     client = mlflow.MlflowClient()
     assert client.tracking_uri == tracking_uri
 
-    experiment_id = client.create_experiment(f"e2e-{uuid.uuid4().hex[:8]}")
-    report = tmp_path / "summary.txt"
-    report.write_text("rmse went down\n")
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_param("alpha", "0.5")
-        mlflow.log_metric("rmse", 0.25, step=3)
-        mlflow.log_artifact(str(report), artifact_path="reports")
-    run_id = run.info.run_id
+    run_id, experiment_id = log_a_run("e2e", tmp_path)
 
     fetched = client.get_run(run_id)
     assert fetched.info.status == "FINISHED"
