@@ -9,7 +9,7 @@ Every setting goes through the environment variables ``mlflow server`` reads (ML
 options each have one), so the container's command stays the same when a setting changes. A
 database backend store is the exception: its URI holds the credentials, which must be
 percent-encoded and must never be written into a definition, so the container builds the URI
-itself from credentials injected as secrets (see ``DATABASE_START_SCRIPT``).
+itself from credentials injected as secrets (see ``START_SCRIPT``).
 """
 
 from urllib.parse import urlencode
@@ -31,23 +31,29 @@ DATABASE_USERNAME_VARIABLE = "MLOPS_DB_USERNAME"
 DATABASE_PASSWORD_VARIABLE = "MLOPS_DB_PASSWORD"
 DATABASE_VARIABLES = ("MLOPS_DB_DRIVER", "MLOPS_DB_HOST", "MLOPS_DB_PORT", "MLOPS_DB_NAME", "MLOPS_DB_QUERY")
 
-# Runs in the container with the image's python: builds the backend store URI with percent-encoded
-# credentials, removes the raw credentials from the environment and becomes `mlflow server`. No
-# value is in the script: it reads everything from the environment, so it never changes.
-DATABASE_START_SCRIPT = "\n".join((
+# The container's entry point, whatever the backend store: runs with the image's python. With a
+# database backend store it builds the URI with percent-encoded credentials and removes the raw
+# credentials from the environment. Then it becomes `mlflow server` (with the command as extra
+# arguments), or, with the command `db-upgrade`, `mlflow db upgrade` on the backend store: a one-off
+# task runs the schema migration with exactly the service's configuration. No value is in the
+# script: it reads everything from the environment, so it never changes.
+UPGRADE_COMMAND = "db-upgrade"
+START_SCRIPT = "\n".join((
     "import os, sys",
     "from urllib.parse import quote",
     "env = os.environ",
-    "user = quote(env.pop('{0}'), safe='')".format(DATABASE_USERNAME_VARIABLE),
-    "password = quote(env.pop('{0}'), safe='')".format(DATABASE_PASSWORD_VARIABLE),
-    "uri = '%s://%s:%s@%s:%s/%s' % (env.pop('MLOPS_DB_DRIVER'), user, password, env.pop('MLOPS_DB_HOST'),",
-    "                               env.pop('MLOPS_DB_PORT'), quote(env.pop('MLOPS_DB_NAME'), safe=''))",
-    "query = env.pop('MLOPS_DB_QUERY', '')",
-    "env['MLFLOW_BACKEND_STORE_URI'] = uri + ('?' + query if query else '')",
+    "if 'MLOPS_DB_DRIVER' in env:",
+    "    user = quote(env.pop('{0}'), safe='')".format(DATABASE_USERNAME_VARIABLE),
+    "    password = quote(env.pop('{0}'), safe='')".format(DATABASE_PASSWORD_VARIABLE),
+    "    uri = '%s://%s:%s@%s:%s/%s' % (env.pop('MLOPS_DB_DRIVER'), user, password, env.pop('MLOPS_DB_HOST'),",
+    "                                   env.pop('MLOPS_DB_PORT'), quote(env.pop('MLOPS_DB_NAME'), safe=''))",
+    "    query = env.pop('MLOPS_DB_QUERY', '')",
+    "    env['MLFLOW_BACKEND_STORE_URI'] = uri + ('?' + query if query else '')",
+    "if sys.argv[1:] == ['{0}']:".format(UPGRADE_COMMAND),
+    "    os.execvp('mlflow', ['mlflow', 'db', 'upgrade', env['MLFLOW_BACKEND_STORE_URI']])",
     "os.execvp('mlflow', ['mlflow', 'server'] + sys.argv[1:])",
 ))
-DATABASE_ENTRY_POINT = ("python", "-c", DATABASE_START_SCRIPT)
-SERVER_ENTRY_POINT = ("mlflow", "server")
+START_ENTRY_POINT = ("python", "-c", START_SCRIPT)
 
 # Variables this collection sets; extra environment or secrets may not name them.
 MANAGED_VARIABLES = frozenset((

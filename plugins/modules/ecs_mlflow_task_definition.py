@@ -54,7 +54,10 @@ options:
       - The default is the official image with the cloud and database drivers (boto3, psycopg2, PyMySQL),
         pinned to an exact MLflow release. The image without C(-full) has no database driver.
       - Another image (a mirror in ECR, an image with more plugins) must have C(mlflow) and C(python) on
-        its C(PATH); the module sets the container's C(entryPoint).
+        its C(PATH); the module sets the container's C(entryPoint) to a short python start script that
+        starts C(mlflow server). A one-off task whose container command is V(db-upgrade) runs
+        C(mlflow db upgrade) on the same backend store instead (a schema migration with exactly the
+        service's configuration; see mlops.mlflow.ecs_run_task).
       - The default changes with new releases of this collection, which means a new revision; pin the
         image to control when MLflow is upgraded. A database with an older schema makes a newer MLflow
         refuse to start until C(mlflow db upgrade) has run.
@@ -657,7 +660,7 @@ def _backend(params):
         _check(_SECRET_REFERENCE.match(reference),
                "backend_store_uri_secret_arn must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>) "
                "or of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>), got {0!r}.".format(reference))
-        return {}, {"MLFLOW_BACKEND_STORE_URI": reference}, [], [], mlflow_server.SERVER_ENTRY_POINT
+        return {}, {"MLFLOW_BACKEND_STORE_URI": reference}, [], [], mlflow_server.START_ENTRY_POINT
 
     if params["database"]:
         database = params["database"]
@@ -681,7 +684,7 @@ def _backend(params):
             mlflow_server.DATABASE_USERNAME_VARIABLE: "{0}:{1}::".format(arn, database["username_key"]),
             mlflow_server.DATABASE_PASSWORD_VARIABLE: "{0}:{1}::".format(arn, database["password_key"]),
         }
-        return environment, secrets, [], [], mlflow_server.DATABASE_ENTRY_POINT
+        return environment, secrets, [], [], mlflow_server.START_ENTRY_POINT
 
     efs = params["sqlite_efs"]
     _check(re.match(r"^fs-[0-9a-f]+$", efs["file_system_id"] or ""),
@@ -707,7 +710,7 @@ def _backend(params):
     }
     environment = {"MLFLOW_BACKEND_STORE_URI": mlflow_server.sqlite_uri(mount_path + "/" + efs["database_file"])}
     mount = {"sourceVolume": EFS_VOLUME, "containerPath": mount_path}
-    return environment, {}, [volume], [mount], mlflow_server.SERVER_ENTRY_POINT
+    return environment, {}, [volume], [mount], mlflow_server.START_ENTRY_POINT
 
 
 def _log_configuration(awslogs, region):

@@ -69,8 +69,8 @@ def test_database_environment_names_the_driver(engine, driver, port):
 
 
 def test_start_script_holds_no_value():
-    script = mlflow_server.DATABASE_START_SCRIPT
-    assert mlflow_server.DATABASE_ENTRY_POINT == ("python", "-c", script)
+    script = mlflow_server.START_SCRIPT
+    assert mlflow_server.START_ENTRY_POINT == ("python", "-c", script)
     for value in ("postgresql", "mysql", "5432", "db.example.com"):
         assert value not in script
 
@@ -89,7 +89,7 @@ def _run_start_script(tmp_path, environment, extra_args=()):
         """).format(python=sys.executable, record=str(record)))
     stub.chmod(0o755)
     env = dict(environment, PATH="{0}{1}{2}".format(bin_dir, os.pathsep, os.environ["PATH"]))
-    subprocess.run([sys.executable, "-c", mlflow_server.DATABASE_START_SCRIPT] + list(extra_args), env=env, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", mlflow_server.START_SCRIPT] + list(extra_args), env=env, check=True, timeout=60)
     return json.loads(record.read_text())
 
 
@@ -160,3 +160,21 @@ def test_health_check_command_exits_zero_on_200_only(status, healthy):
                                              ("/{x}", "must not contain '{' or '}'")])
 def test_static_prefix_rules_are_mlflows(prefix, problem):
     assert mlflow_server.static_prefix_error(prefix) == problem
+
+
+@pytest.mark.parametrize("with_database", [True, False])
+def test_start_script_runs_the_schema_migration_on_db_upgrade(tmp_path, with_database):
+    if with_database:
+        environment = mlflow_server.database_environment("postgresql", "h", 5432, "db")
+        environment.update({mlflow_server.DATABASE_USERNAME_VARIABLE: "u", mlflow_server.DATABASE_PASSWORD_VARIABLE: "p:/"})
+        uri = "postgresql+psycopg2://u:p%3A%2F@h:5432/db"
+    else:
+        uri = mlflow_server.sqlite_uri("/mnt/efs/mlflow.db")
+        environment = {"MLFLOW_BACKEND_STORE_URI": uri}
+    recorded = _run_start_script(tmp_path, environment, [mlflow_server.UPGRADE_COMMAND])
+    assert recorded["argv"] == ["db", "upgrade", uri]
+
+
+def test_start_script_passes_other_arguments_to_mlflow_server(tmp_path):
+    recorded = _run_start_script(tmp_path, {"MLFLOW_BACKEND_STORE_URI": "sqlite:////x.db"}, ["--dev"])
+    assert recorded["argv"] == ["server", "--dev"]

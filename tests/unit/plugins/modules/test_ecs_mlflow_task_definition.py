@@ -159,7 +159,7 @@ def test_database_backend_reads_credentials_from_the_secret_and_starts_through_t
     assert definition["networkMode"] == "awsvpc" and definition["requiresCompatibilities"] == ["FARGATE"]
     assert definition["runtimePlatform"] == {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}
     assert container["image"] == mlflow_server.DEFAULT_IMAGE
-    assert container["entryPoint"] == ["python", "-c", mlflow_server.DATABASE_START_SCRIPT]
+    assert container["entryPoint"] == ["python", "-c", mlflow_server.START_SCRIPT]
     assert container["secrets"] == [{"name": "MLOPS_DB_PASSWORD", "valueFrom": SECRET + ":password::"},
                                     {"name": "MLOPS_DB_USERNAME", "valueFrom": SECRET + ":username::"}]
     environment = {entry["name"]: entry["value"] for entry in container["environment"]}
@@ -187,7 +187,7 @@ def test_uri_secret_backend():
     reference = "arn:aws:secretsmanager:us-east-1:{0}:secret:mlflow/uri-AbCdEf:uri::".format(ACCOUNT)
     definition = desired(database=None, backend_store_uri_secret_arn=reference, artifacts_mode="direct")
     container = definition["containerDefinitions"][0]
-    assert container["entryPoint"] == ["mlflow", "server"]
+    assert container["entryPoint"] == list(mlflow_server.START_ENTRY_POINT)
     assert container["secrets"] == [{"name": "MLFLOW_BACKEND_STORE_URI", "valueFrom": reference}]
     environment = {entry["name"]: entry["value"] for entry in container["environment"]}
     assert (environment["MLFLOW_SERVE_ARTIFACTS"], environment["MLFLOW_DEFAULT_ARTIFACT_ROOT"]) == ("false", "s3://bucket/mlflow")
