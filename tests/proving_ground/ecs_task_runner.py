@@ -598,6 +598,8 @@ class LocalTask(LoggedServerProcess):
         self.startup_seconds: Optional[float] = None
         self.returncode: Optional[int] = None
         self._template = (list(command), dict(environment))
+        # The variables host mapping changed (a database endpoint pointed at a local server).
+        self.rewritten_variables = frozenset(rewritten_variables)
         # Variables whose port and bind address may be rewritten: the task's own (not the inherited
         # ones), except those host mapping set.
         listen = set(environment) if listen_variables is None else set(listen_variables)
