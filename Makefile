@@ -20,7 +20,7 @@ MLOPS_AWS_SETTINGS ?= {}
 PYTEST := $(BIN)/python -m pytest
 PYTEST_OPTS ?=
 
-.PHONY: help venv lock build lint sanity unit integration e2e test demo emulators emulators-down clean
+.PHONY: help venv lock build lint sanity unit integration e2e molecule test demo emulators emulators-down clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,7 +69,15 @@ integration: venv ## Integration tests against the proving ground and real datab
 e2e: venv ## End-to-end tests with a real MLflow server and client
 	$(PYTEST) tests/e2e $(PYTEST_OPTS)
 
-test: unit lint sanity integration e2e ## Everything CI runs
+# The collection under test as build/molecule/collections/ansible_collections/mlops/mlflow (a link to this tree):
+# extensions/molecule/config.yml points ANSIBLE_COLLECTIONS_PATH there. The scenario starts and stops its own
+# proving ground; AWS_PROFILE and AWX's AWS_SECURITY_TOKEN would clash with its test credentials.
+molecule: venv ## Molecule scenario mlflow_aws_fargate (extensions/molecule) on a proving ground of its own, offline
+	@mkdir -p build/molecule/collections/ansible_collections/mlops
+	@ln -sfn ../../../../.. build/molecule/collections/ansible_collections/mlops/mlflow
+	env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SECURITY_TOKEN $(BIN)/molecule test -s mlflow_aws_fargate
+
+test: unit lint sanity integration e2e molecule ## Everything CI runs
 
 demo: venv ## Run MLflow end to end on the proving ground, step by step (see README)
 	cd tests && $(BIN)/python -m proving_ground.demo
