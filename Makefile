@@ -17,13 +17,16 @@ SANITY_TREE := $(COLLECTIONS_ROOT)/mlops/mlflow
 MLOPS_AWS_PORT ?= 5100
 # Initial settings of the proving ground, e.g. '{"latency_scale": 0.01, "fault_rate": 0.1}'
 MLOPS_AWS_SETTINGS ?= {}
+# make demo: where MLflow's UI listens (127.0.0.1) and where the demo keeps its state and logs
+MLOPS_DEMO_PORT ?= 5000
+DEMO_DIR := $(CURDIR)/.demo
 PYTEST := $(BIN)/python -m pytest
 PYTEST_OPTS ?=
 
-.PHONY: help venv lock build lint sanity unit integration e2e molecule test demo emulators emulators-down clean
+.PHONY: help venv lock build lint sanity unit integration e2e molecule test demo demo-down demo-sagemaker emulators emulators-down clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv from the pinned requirements; install database servers if missing
 
@@ -79,7 +82,13 @@ molecule: venv ## Molecule scenario mlflow_aws_fargate (extensions/molecule) on 
 
 test: unit lint sanity integration e2e molecule ## Everything CI runs
 
-demo: venv ## Run MLflow end to end on the proving ground, step by step (see README)
+demo: venv ## Deploy mlflow_aws_fargate on the proving ground and leave MLflow on http://127.0.0.1:5000 (see README)
+	@cd tests && $(BIN)/python -m proving_ground.fargate_demo up --state-dir $(DEMO_DIR) --port $(MLOPS_DEMO_PORT)
+
+demo-down: ## Stop everything make demo started and remove .demo/
+	@if test -x $(BIN)/python; then cd tests && $(BIN)/python -m proving_ground.fargate_demo down --state-dir $(DEMO_DIR); fi
+
+demo-sagemaker: venv ## The SageMaker MLflow demo: a tracking server through the AWS API, a run logged, all stopped
 	cd tests && $(BIN)/python -m proving_ground.demo
 
 emulators: venv ## Start the proving ground in the background and print what to export

@@ -1,4 +1,4 @@
-"""`make demo`, the README's first command, does what the README says."""
+"""`make demo-sagemaker` (the SageMaker MLflow demo, `make demo` until the Fargate role landed) does what the README says."""
 
 import json
 import subprocess

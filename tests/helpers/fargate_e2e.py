@@ -336,12 +336,14 @@ class DeployedFargateMlflow:
         self._runs += 1
         volumes = self._volume_directories(task_definition_arns or [self.outputs["task_definition_arn"]])
         return EcsTaskRunner(self.access.session, self.access.endpoint_url, self.directory / "tasks" / f"run-{self._runs}",
-                             host_map=host_map, volume_directories=volumes, extra_environment=self.access.ca_environment)
+                             host_map=host_map, volume_directories=volumes, extra_environment=self.access.ca_environment,
+                             ca_bundle=self.access.environment.get("AWS_CA_BUNDLE"))
 
     # what the emulator holds
     def describe(self) -> TaskSpec:
         """The service's task definition and container, as ECS holds them."""
-        runner = EcsTaskRunner(self.access.session, self.access.endpoint_url, self.directory / "tasks")
+        runner = EcsTaskRunner(self.access.session, self.access.endpoint_url, self.directory / "tasks",
+                               ca_bundle=self.access.environment.get("AWS_CA_BUNDLE"))
         try:
             return runner.describe_service(self.outputs["cluster_name"], self.outputs["service_name"])
         except EcsTaskRunnerError as error:
@@ -540,7 +542,8 @@ class DeployedFargateMlflow:
     # running it
     @contextlib.contextmanager
     def run(self, database_server=None, *, tasks: int = 1, timeout: float = 300.0, extra_environment: Optional[Mapping[str, str]] = None,
-            keep_database: bool = False, check: bool = True, one_off_tasks: bool = True) -> Iterator["RunningFargateMlflow"]:
+            keep_database: bool = False, check: bool = True, one_off_tasks: bool = True,
+            load_balancer_port: int = 0) -> Iterator["RunningFargateMlflow"]:
         """Run the service's task(s) locally behind a local load balancer (see the module docstring).
 
         ``database_server``: a PostgresServer or MariaDBServer for database backends, None for
@@ -549,7 +552,8 @@ class DeployedFargateMlflow:
         own (say ``{"MLFLOW_WORKERS": "1"}``). ``keep_database``: leave the database for a later
         run. ``check``: refuse to start when ``problems()`` finds any. ``one_off_tasks``: first run,
         to completion, the tasks the deployment started with RunTask in the cluster (a schema
-        migration), with their overrides; any that exits non-zero fails the run.
+        migration), with their overrides; any that exits non-zero fails the run. ``load_balancer_port``:
+        the local port of the load balancer (0: a free one).
         """
         self._check_server(database_server)
         spec = self.describe()
@@ -579,7 +583,7 @@ class DeployedFargateMlflow:
             if database is not None and not (local_tasks[0].rewritten_variables or self._endpoint_in_command(spec)):
                 raise DeploymentMismatch(f"the task names the database endpoint {self.outputs['database_endpoint']} nowhere (environment, "
                                          "secrets, command): it would not reach the database")
-            running = RunningFargateMlflow(self, spec, runner, local_tasks, database)
+            running = RunningFargateMlflow(self, spec, runner, local_tasks, database, load_balancer_port=load_balancer_port)
             stack.callback(running.stop)
             running.one_off_tasks = self._replay_one_off_tasks(runner, one_off, timeout, running.secret_values())
             for task in local_tasks:
@@ -610,7 +614,7 @@ class RunningFargateMlflow:
     """The deployment's task(s) running locally behind the local load balancer."""
 
     def __init__(self, deployment: DeployedFargateMlflow, spec: TaskSpec, runner: EcsTaskRunner, tasks: List[LocalTask],
-                 database: Optional[Database]):
+                 database: Optional[Database], *, load_balancer_port: int = 0):
         self.deployment = deployment
         self.spec = spec
         self.runner = runner
@@ -620,7 +624,7 @@ class RunningFargateMlflow:
         self._turn = 0
         scheme = urlparse(deployment.outputs["tracking_uri"]).scheme or "http"
         self.load_balancer = LocalLoadBalancer(self._next_target, deployment.public_host, scheme=scheme,
-                                               listener_port=deployment.listener_port)
+                                               listener_port=deployment.listener_port, port=load_balancer_port)
 
     def _next_target(self) -> Tuple[str, int]:
         task = self.tasks[self._turn % len(self.tasks)]

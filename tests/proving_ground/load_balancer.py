@@ -306,15 +306,18 @@ class LocalLoadBalancer:
     restarted on another port stays reachable). ``public_host``: the Host header a client of the real
     load balancer sends (its DNS name, or a custom domain), given to requests that name the proxy.
     ``scheme`` and ``listener_port``: the real listener's, for the X-Forwarded-* headers. ``timeout``:
-    the ALB's idle timeout (60 s by default in AWS).
+    the ALB's idle timeout (60 s by default in AWS). ``port``: the local port to listen on (0: a free
+    one, chosen at ``start()``).
     """
 
-    def __init__(self, target, public_host: str, *, scheme: str = "http", listener_port: int = 80, timeout: float = 60.0):
+    def __init__(self, target, public_host: str, *, scheme: str = "http", listener_port: int = 80, timeout: float = 60.0,
+                 port: int = 0):
         self._target = target
         self.public_host = public_host
         self.scheme = scheme
         self.listener_port = listener_port
         self.timeout = timeout
+        self.requested_port = port
         self.port: Optional[int] = None
         self._server: Optional[_ProxyServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -348,7 +351,7 @@ class LocalLoadBalancer:
     def start(self) -> "LocalLoadBalancer":
         if self._server is not None:
             raise RuntimeError("this load balancer is already started")
-        self._server = _ProxyServer((LOOPBACK, 0), self)
+        self._server = _ProxyServer((LOOPBACK, self.requested_port), self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"local-load-balancer-{self.port}", daemon=True)
