@@ -18,9 +18,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def proving_ground(tmp_path_factory):
-    """The AWS proving ground, one per test session, on a free loopback port."""
+    """The AWS proving ground, one per test session, on a free loopback port.
+
+    Clients reach it over HTTPS (``running.endpoint``) and trust its test CA: this process's boto3
+    through ``AWS_CA_BUNDLE`` (and ``REQUESTS_CA_BUNDLE``, botocore's fallback, for tests that clear
+    ``AWS_*``), Python's ``ssl`` defaults (urllib) through ``SSL_CERT_FILE``; the last two hold the
+    usual CAs plus the test CA. Child processes inherit all three.
+    """
     running = launch(tmp_path_factory.mktemp("proving_ground"))
+    trust = {"AWS_CA_BUNDLE": running.ca_bundle, "SSL_CERT_FILE": running.trust_bundle,
+             "REQUESTS_CA_BUNDLE": running.trust_bundle}
+    saved = {key: os.environ.get(key) for key in trust}
+    os.environ.update(trust)
     yield running
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     running.stop()
 
 
@@ -36,6 +51,7 @@ def aws(proving_ground):
                       fault_kinds=["throttle"], fault_seed=None, strict=True)
     if control.mutating_requests():  # resetting costs seconds (moto reloads the managed policies)
         control.reset()
+    control.clear_task_outcomes()
     yield AwsTestAccount(proving_ground)
 
 
@@ -43,6 +59,8 @@ class AwsTestAccount:
     def __init__(self, running):
         self.running = running
         self.endpoint = running.endpoint
+        self.http_endpoint = running.http_endpoint  # the same, over plain HTTP (aws:SecureTransport false)
+        self.ca_bundle = running.ca_bundle  # the test CA the HTTPS certificate comes from
         self.control = running.client
         self.environment = running.environment
         self.region = "us-east-1"

@@ -546,3 +546,104 @@ def test_kms_key_state_changes_accept_a_key_arn(aws, raw_moto):
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
     kms.cancel_key_deletion(KeyId=arn)
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+# S3 bucket policies on object requests
+
+OTHER_ACCOUNT = "999999999999"
+
+
+def _status_and_code(call) -> tuple:
+    with pytest.raises(ClientError) as raised:
+        call()
+    return raised.value.response["ResponseMetadata"]["HTTPStatusCode"], raised.value.response["Error"]["Code"]
+
+
+def _statements_that_do_not_apply(bucket_arn: str) -> list:
+    """Two Deny statements that do not apply to this account's requests, and an Allow for a role."""
+    return [
+        {"Sid": "DenyOtherAccounts", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [bucket_arn, f"{bucket_arn}/*"],
+         "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT_ID}}},
+        {"Sid": "DenyAnotherAccount", "Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT}:root"},
+         "Action": "s3:*", "Resource": f"{bucket_arn}/*"},
+        {"Sid": "AllowTheRole", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/mlflow"},
+         "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket_arn}/*"},
+    ]
+
+
+def test_bucket_policy_statements_that_do_not_apply_do_not_deny(aws, raw_moto):
+    """moto applies a Deny whatever its Condition and Principal say; S3 only when they match."""
+    moto_s3 = raw_moto.client("s3")
+    name = unique("policy-bucket")
+    moto_s3.create_bucket(Bucket=name)
+    moto_s3.put_bucket_policy(Bucket=name, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": _statements_that_do_not_apply(f"arn:aws:s3:::{name}")}))
+    # moto: 403 without a body (botocore can only name the status).
+    assert _status_and_code(lambda: moto_s3.put_object(Bucket=name, Key="k", Body=b"x")) == (403, "403")
+    for statement in _statements_that_do_not_apply(f"arn:aws:s3:::{name}")[:2]:  # each one alone denies
+        moto_s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+        assert _status_and_code(lambda: moto_s3.put_object(Bucket=name, Key="k", Body=b"x"))[0] == 403
+
+    s3 = aws.client("s3")
+    bucket = unique("policy-bucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": _statements_that_do_not_apply(f"arn:aws:s3:::{bucket}")}))
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+    assert s3.head_object(Bucket=bucket, Key="k")["ContentLength"] == 1
+    s3.delete_object(Bucket=bucket, Key="k")
+
+
+def test_bucket_policy_deny_that_applies_denies_as_s3_words_it(aws, raw_moto):
+    """An explicit Deny that matches still denies, with S3's AccessDenied; HeadObject is s3:GetObject."""
+    def statements(bucket):
+        return [{"Sid": "NoDeletes", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+                 "Resource": f"arn:aws:s3:::{bucket}/*"},
+                {"Sid": "NoReadsOfSecrets", "Effect": "Deny", "Principal": {"AWS": ACCOUNT_ID}, "Action": "s3:GetObject",
+                 "Resource": f"arn:aws:s3:::{bucket}/secret/*"}]
+
+    moto_s3 = raw_moto.client("s3")
+    name = unique("policy-bucket")
+    moto_s3.create_bucket(Bucket=name)
+    moto_s3.put_object(Bucket=name, Key="secret/k", Body=b"x")
+    moto_s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements(name)}))
+    assert _status_and_code(lambda: moto_s3.delete_object(Bucket=name, Key="secret/k")) == (403, "403")
+    # moto authorizes HEAD as "s3:HeadObject", an action no policy names: the Deny of s3:GetObject misses it.
+    assert moto_s3.head_object(Bucket=name, Key="secret/k")["ContentLength"] == 1
+
+    s3 = aws.client("s3")
+    bucket = unique("policy-bucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="secret/k", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="public/k", Body=b"y")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements(bucket)}))
+    assert _status_and_code(lambda: s3.delete_object(Bucket=bucket, Key="public/k")) == (403, "AccessDenied")
+    assert _status_and_code(lambda: s3.get_object(Bucket=bucket, Key="secret/k")) == (403, "AccessDenied")
+    assert _status_and_code(lambda: s3.head_object(Bucket=bucket, Key="secret/k")) == (403, "403")  # HEAD: no body
+    assert s3.get_object(Bucket=bucket, Key="public/k")["Body"].read() == b"y"
+    deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "public/k"}]})
+    assert [(error["Key"], error["Code"]) for error in deleted["Errors"]] == [("public/k", "AccessDenied")]
+    errors = [entry for entry in aws.control.requests() if entry["error_code"] == "AccessDenied"]
+    assert {entry["operation"] for entry in errors} == {"DeleteObject", "GetObject"}
+
+
+def test_bucket_policy_knows_who_asks(aws):
+    """The requester is the access key's identity: an assumed role's session, else the account's root."""
+    iam, sts, s3 = aws.client("iam"), aws.client("sts"), aws.client("s3")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT_ID},
+                                                     "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="mlflow-writer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    bucket = unique("policy-bucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "OnlyTheWriterWrites", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*", "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role}}}]}))
+    assert _status_and_code(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x")) == (403, "AccessDenied")
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName="deploy")["Credentials"]
+    writer = boto3.Session(aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+                           aws_session_token=credentials["SessionToken"], region_name="us-east-1").client(
+        "s3", endpoint_url=aws.endpoint)
+    writer.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"

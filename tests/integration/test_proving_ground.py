@@ -223,9 +223,10 @@ def _sagemaker_round_trip_as_a_human_would(exports):
                                                 TrackingServerSize="Huge")
 
 
-def test_emulators_command_starts_prints_exports_and_stops(tmp_path):
+def test_emulators_command_starts_prints_exports_and_stops(tmp_path, monkeypatch):
     """What `make emulators` and `make emulators-down` run."""
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "tests"))
+    env = {key: value for key, value in os.environ.items() if key not in ("AWS_CA_BUNDLE", "SSL_CERT_FILE")}
+    env["PYTHONPATH"] = str(REPO_ROOT / "tests")
     command = [sys.executable, "-m", "proving_ground"]
     state = ["--state-dir", str(tmp_path)]
     settings = json.dumps({"latency_scale": 2 / 1650})  # a tracking server takes 2 s to create
@@ -236,8 +237,16 @@ def test_emulators_command_starts_prints_exports_and_stops(tmp_path):
         exports = dict(line[len("export "):].split("=", 1) for line in started.stdout.splitlines()
                        if line.startswith("export "))
         assert exports["AWS_ENDPOINT_URL"] == exports["AWS_URL"]
-        assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        assert exports["AWS_ENDPOINT_URL"].startswith("https://127.0.0.1:")
+        assert exports["AWS_CA_BUNDLE"] == str(tmp_path / "tls" / "ca.pem")
+        assert "# plain HTTP (aws:SecureTransport false): http://127.0.0.1:" in started.stdout
+        # A shell that evaluated the exports: boto3 reads AWS_CA_BUNDLE from the environment.
+        monkeypatch.setenv("AWS_CA_BUNDLE", exports["AWS_CA_BUNDLE"])
         _sagemaker_round_trip_as_a_human_would(exports)
+        printed = subprocess.run(command + ["env"] + state, env=env, capture_output=True, text=True, timeout=60,
+                                 check=False)
+        assert printed.returncode == 0 and printed.stdout.splitlines() == [
+            f"export {key}={value}" for key, value in exports.items()]
         again = subprocess.run(command + ["start"] + state, env=env, capture_output=True, text=True,
                                timeout=60, check=False)
         assert "already runs" in again.stdout

@@ -43,6 +43,17 @@ def _error_code(response: Response) -> Optional[str]:
     return None
 
 
+def _read_body(environ) -> bytes:
+    """The request body, also when it came with ``Transfer-Encoding: chunked`` and no length (botocore
+    sends S3 uploads so over HTTPS: ``aws-chunked`` content with a trailing checksum)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length:
+        return environ["wsgi.input"].read(length)
+    if environ.get("wsgi.input_terminated"):  # werkzeug has de-chunked the stream: read it to its end
+        return environ["wsgi.input"].read()
+    return b""
+
+
 class ProvingGround:
     def __init__(self, settings: Optional[Settings] = None):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -67,10 +78,12 @@ class ProvingGround:
 
     def _extra_overlays(self) -> list:
         """Overlays that answer what moto lacks and correct what it gets wrong."""
+        from .ecs_task_outcomes import EcsTaskOutcomes
         from .moto_fixes import overlays as moto_fix_overlays
         from .sagemaker_mlflow import SageMakerMlflowOverlay
 
-        return [SageMakerMlflowOverlay(self.settings, self.latency)] + moto_fix_overlays()
+        # EcsTaskOutcomes after the corrections: it works on RunTask's corrected answer.
+        return [SageMakerMlflowOverlay(self.settings, self.latency)] + moto_fix_overlays() + [EcsTaskOutcomes()]
 
     # control API
     def _update_settings(self, body: dict):
@@ -112,8 +125,7 @@ class ProvingGround:
 
     # AWS traffic
     def __call__(self, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+        body = _read_body(environ)
         if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
             return self._control(environ, start_response, body)
 
@@ -128,7 +140,7 @@ class ProvingGround:
         self.log.add(service=request.service, operation=request.operation, method=request.method,
                      path=request.path, status=response.status, duration=time.monotonic() - started,
                      mutating=request.mutating, error_code=_error_code(response), fault=fault_kind,
-                     region=request.region)
+                     region=request.region, tls=request.secure)
         start_response(f"{response.status} {'OK' if response.status < 300 else 'Error'}", response.headers)
         return [response.body]
 

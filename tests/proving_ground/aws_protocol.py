@@ -94,6 +94,8 @@ class AwsRequest:
     service: Optional[str] = None  # botocore service name, e.g. "sagemaker", "elbv2"
     operation: Optional[str] = None  # e.g. "CreateMlflowTrackingServer"
     params: dict = field(default_factory=dict)  # decoded body (JSON) or form/query parameters
+    secure: bool = False  # came over TLS (the proving ground's HTTPS port): aws:SecureTransport
+    source_ip: Optional[str] = None  # the client's address: aws:SourceIp
 
     @property
     def protocol(self) -> str:
@@ -127,6 +129,8 @@ class AwsRequest:
             query=query,
             headers=headers,
             body=body,
+            secure=environ.get("wsgi.url_scheme") == "https",
+            source_ip=environ.get("REMOTE_ADDR"),
         )
         request._identify()
         return request
@@ -182,32 +186,41 @@ def _rest_routes(service_name: str):
         pattern = re.sub(r"\(\?P<([^>]+)>", lambda m: "(?P<" + re.sub(r"\W", "_", m.group(1)) + ">", pattern)
         required_query = dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) if query else {}
         literal = len(re.sub(r"\{[^}]+\}", "", path))
+        operation = model.operation_model(name)
         routes.append((http.get("method", "POST"), re.compile("^" + pattern.rstrip("/") + "/?$"),
-                       required_query, _required_headers(model.operation_model(name)), literal, name))
+                       required_query, _required_members(operation, "header"), _required_members(operation, "querystring"),
+                       literal, name))
     return routes
 
 
-def _required_headers(operation) -> tuple:
+def _required_members(operation, location: str) -> tuple:
+    """Wire names of the input members an operation requires in ``location`` (header names lower-case)."""
     shape = operation.input_shape
     if shape is None:
         return ()
-    return tuple(member.serialization["name"].lower() for name, member in shape.members.items()
-                 if name in shape.required_members and member.serialization.get("location") == "header")
+    names = (member.serialization["name"] for name, member in shape.members.items()
+             if name in shape.required_members and member.serialization.get("location") == location)
+    return tuple(name.lower() if location == "header" else name for name in names)
 
 
 def match_rest_operation(service_name: str, method: str, path: str, query: dict,
                          headers: Optional[dict] = None) -> Optional[str]:
-    """Find the REST operation whose requestUri template matches, preferring the most specific."""
+    """Find the REST operation whose requestUri template matches, preferring the most specific.
+
+    An operation whose required query-string members are missing is not it (S3's DELETE of an object
+    is DeleteObject, not AbortMultipartUpload, which requires ``uploadId``)."""
     headers = headers or {}
     best = None
-    for route_method, pattern, required_query, required_headers, literal, name in _rest_routes(service_name):
+    for route_method, pattern, required_query, required_headers, required_parameters, literal, name in _rest_routes(service_name):
         if route_method != method or not pattern.match(urllib.parse.unquote(path)):
             continue
         if any(key not in query or (value and query[key] != value) for key, value in required_query.items()):
             continue
         if any(header not in headers for header in required_headers):
             continue
-        score = (len(required_query) + len(required_headers), literal)
+        if any(parameter not in query for parameter in required_parameters):
+            continue
+        score = (len(required_query) + len(required_headers) + len(required_parameters), literal)
         if best is None or score > best[0]:
             best = (score, name)
     return best[1] if best else None

@@ -41,7 +41,8 @@ def run(workdir: Path) -> dict:
     try:
         session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing",
                                 aws_secret_access_key="testing", aws_session_token="testing")
-        s3, iam, sagemaker = (session.client(name, endpoint_url=aws.endpoint) for name in ("s3", "iam", "sagemaker"))
+        s3, iam, sagemaker = (session.client(name, endpoint_url=aws.endpoint, verify=aws.ca_bundle)
+                              for name in ("s3", "iam", "sagemaker"))
 
         step("starting a throwaway PostgreSQL server for the backend store")
         postgres = PostgresServer(workdir / "postgres").start()

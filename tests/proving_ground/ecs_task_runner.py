@@ -18,7 +18,8 @@ What differs from a container, and how the runner bridges it:
   -> ``DB_PORT``) gets ``local_port``. A callable sees every host-like word and returns None for
   those it does not map.
 - AWS. The child gets the proving ground's endpoint (``AWS_ENDPOINT_URL``, ``MLFLOW_S3_ENDPOINT_URL``)
-  and fake credentials in place of the task role's: S3 goes to the emulator.
+  and fake credentials in place of the task role's: S3 goes to the emulator. For an ``https://``
+  endpoint it also gets the test CA (``AWS_CA_BUNDLE``), so its boto3 verifies TLS as against AWS.
 - The listening port. The container port (the service's load balancer ``containerPort``, else the
   first ``portMappings`` entry) becomes a free local port in ``--port N`` / ``-p N``,
   ``0.0.0.0:N`` and ``*PORT=N`` variables, and a wildcard bind address (``0.0.0.0``, ``::``) in
@@ -206,18 +207,21 @@ def _go_json_kind(value) -> str:
 
 
 class _ClientFactory:
-    """boto3 clients bound to one endpoint, one per (service, region)."""
+    """boto3 clients bound to one endpoint, one per (service, region). ``ca_bundle``: the CA file an
+    HTTPS endpoint's certificate is verified against (None: botocore's default, ``AWS_CA_BUNDLE``)."""
 
-    def __init__(self, session, endpoint_url: Optional[str]):
+    def __init__(self, session, endpoint_url: Optional[str], ca_bundle: Optional[str] = None):
         self.session = session
         self.endpoint_url = endpoint_url
+        self.ca_bundle = ca_bundle
         self._clients: dict = {}
 
     def __call__(self, service: str, region: Optional[str] = None):
         region = region or self.session.region_name
         key = (service, region)
         if key not in self._clients:
-            self._clients[key] = self.session.client(service, region_name=region, endpoint_url=self.endpoint_url)
+            self._clients[key] = self.session.client(service, region_name=region, endpoint_url=self.endpoint_url,
+                                                     verify=self.ca_bundle)
         return self._clients[key]
 
 
@@ -273,13 +277,14 @@ def _parameter_store_values(client, region: str, names: list) -> dict:
     return values
 
 
-def resolve_secrets(session, secrets: Iterable[Mapping], *, endpoint_url: Optional[str] = None, region: Optional[str] = None) -> dict:
+def resolve_secrets(session, secrets: Iterable[Mapping], *, endpoint_url: Optional[str] = None, region: Optional[str] = None,
+                    ca_bundle: Optional[str] = None) -> dict:
     """``{variable: value}`` for a container's ``secrets`` list, resolved as the ECS agent does.
 
     Secrets Manager failures are collected and joined with ";" after one prefix (the agent fetches
     every secret, then reports all failures); a Parameter Store failure is reported as the agent does.
     """
-    clients = _ClientFactory(session, endpoint_url)
+    clients = _ClientFactory(session, endpoint_url, ca_bundle)
     region = region or session.region_name
     entries = list(secrets)
     asm_failures, ssm_failures = [], []
@@ -784,21 +789,26 @@ class EcsTaskRunner:
     task); ``host_map``: see HostMap; ``volume_directories``: ``{task volume name: local directory}``
     (default: ``<directory>/volumes/<name>``, shared by every task of this runner, as an EFS file
     system is); ``extra_environment``: set last, over the task's own; ``inherit_environment``: start
-    from this process's environment without its AWS_/BOTO_/MLFLOW_/MLOPS_ settings (else a minimal one).
+    from this process's environment without its AWS_/BOTO_/MLFLOW_/MLOPS_ settings (else a minimal one);
+    ``ca_bundle``: the test CA of an ``https://`` endpoint (default: this process's ``AWS_CA_BUNDLE``),
+    trusted by the runner's clients and given to the tasks as ``AWS_CA_BUNDLE``.
     """
 
     def __init__(self, session, endpoint_url: str, directory: Path, *, host_map: Optional[HostMapping] = None,
                  volume_directories: Optional[Mapping[str, Path]] = None, extra_environment: Optional[Mapping[str, str]] = None,
-                 inherit_environment: bool = True, bin_directory: Optional[Path] = None):
+                 inherit_environment: bool = True, bin_directory: Optional[Path] = None, ca_bundle: Optional[str] = None):
         self.session = session
         self.endpoint_url = endpoint_url
+        if ca_bundle is None and str(endpoint_url).startswith("https://"):
+            ca_bundle = os.environ.get("AWS_CA_BUNDLE")
+        self.ca_bundle = str(ca_bundle) if ca_bundle else None
         self.directory = Path(directory)
         self.host_map = host_map if isinstance(host_map, HostMap) else HostMap(host_map)
         self.volume_directories = {name: Path(path) for name, path in (volume_directories or {}).items()}
         self.extra_environment = dict(extra_environment or {})
         self.inherit_environment = inherit_environment
         self.bin_directory = Path(bin_directory) if bin_directory else venv_bin_directory()
-        self.clients = _ClientFactory(session, endpoint_url)
+        self.clients = _ClientFactory(session, endpoint_url, self.ca_bundle)
         self._counter = 0
 
     # reading ECS
@@ -867,7 +877,7 @@ class EcsTaskRunner:
         task_environment = {entry["name"]: entry.get("value", "") for entry in container.get("environment", [])}
         task_environment.update({entry["name"]: entry.get("value", "") for entry in override.get("environment", [])})
         task_environment.update(resolve_secrets(self.session, container.get("secrets", []), endpoint_url=self.endpoint_url,
-                                                region=spec.region))
+                                                region=spec.region, ca_bundle=self.ca_bundle))
         paths = self._volume_paths(spec)
         task_environment = {name: paths.rewrite(value) for name, value in task_environment.items()}
         task_environment, rewritten = self.host_map.rewrite_environment(task_environment)
@@ -876,7 +886,7 @@ class EcsTaskRunner:
         environment = self._base_environment()
         environment.update(task_environment)
         # Where the task role's credentials and AWS's endpoints would be: the proving ground.
-        environment.update(aws_environment(self.endpoint_url))
+        environment.update(aws_environment(self.endpoint_url, self.ca_bundle))
         environment.update(AWS_REGION=spec.region, AWS_DEFAULT_REGION=spec.region, MLFLOW_S3_ENDPOINT_URL=self.endpoint_url)
         environment.update(self.extra_environment)
 

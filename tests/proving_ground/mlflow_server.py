@@ -124,7 +124,10 @@ class MlflowServer(LoggedServerProcess):
         return self._process.pid if self._process else None
 
     def child_environment(self) -> dict:
-        """The server's environment: ours without MLFLOW_* and AWS_* settings, plus the given ones."""
+        """The server's environment: ours without MLFLOW_* and AWS_* settings, plus the given ones.
+
+        An S3 endpoint over HTTPS (``MLFLOW_S3_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL``, as the proving
+        ground's) is verified against ``AWS_CA_BUNDLE``: the given one, else ours (its test CA)."""
         env = {key: value for key, value in os.environ.items()
                if not key.startswith(("MLFLOW_", "AWS_", "BOTO_"))}
         env.update({
@@ -141,6 +144,10 @@ class MlflowServer(LoggedServerProcess):
         if self.allowed_hosts is not None:
             env["MLFLOW_SERVER_ALLOWED_HOSTS"] = ",".join(self.allowed_hosts)
         env.update(self.environment)
+        endpoints = (env.get("MLFLOW_S3_ENDPOINT_URL", ""), env.get("AWS_ENDPOINT_URL", ""))
+        if any(url.startswith("https://") for url in endpoints) and "AWS_CA_BUNDLE" not in env \
+                and os.environ.get("AWS_CA_BUNDLE"):
+            env["AWS_CA_BUNDLE"] = os.environ["AWS_CA_BUNDLE"]
         return env
 
     def start(self) -> "MlflowServer":

@@ -13,8 +13,10 @@ later answer built from that state is right too.
 from __future__ import annotations
 
 import abc
+import json
 import os
 import re
+import sys
 import threading
 import types
 import uuid
@@ -24,8 +26,8 @@ from typing import Optional
 
 from botocore import xform_name
 
-from . import xmlutil
-from .aws_protocol import AwsRequest, Response
+from . import bucket_policy, xmlutil
+from .aws_protocol import AwsRequest, Response, error_response
 
 _ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 # How a container definition can state its memory (boto3 lower camel case, CloudFormation upper).
@@ -532,6 +534,141 @@ class KmsKeyArnAccepted(_Correction):
         return response
 
 
+class S3BucketPolicyEvaluation:
+    """Bucket policies on object requests: moto denies wrongly; S3 decides by the statements that apply.
+
+    moto evaluates a bucket's policy on object requests (GetObject, PutObject, HeadObject,
+    DeleteObject, DeleteObjects) with ``FakeBucket.get_permission``, which hands the policy to
+    ``moto.iam.access_control.IAMPolicy`` without the requester and without any condition value. There
+    (``IAMPolicyStatement.is_action_permitted``) a condition whose operator moto does not know
+    (everything but ``StringEquals``, so ``Bool`` too) or whose key it was not given counts as
+    matching, and a Principal that does not name the requester is not checked at all (when a
+    principal is given, a mismatch answers DENIED whatever the Effect). So a Deny statement applies to
+    every request whatever its Condition and Principal: under the usual TLS-only statement (``Deny
+    s3:*`` when ``aws:SecureTransport`` is false) every object request gets 403, over TLS as well; so
+    does every request to a bucket with a Deny for some other account. moto's 403 also has no body,
+    where S3 answers ``AccessDenied``.
+
+    S3 (IAM User Guide, "Policy evaluation logic"; S3 User Guide, "How Amazon S3 authorizes a request
+    for an object operation"): a statement counts only when its action, resource, principal and every
+    condition match the request; an explicit Deny that counts denies; an Allow that counts grants;
+    otherwise the bucket policy does not decide. ``aws:SecureTransport`` is true for a request made
+    over TLS (IAM User Guide, "AWS global condition context keys").
+
+    The correction replaces ``FakeBucket.get_permission`` (once, in moto's class: moto runs in this
+    process) with ``bucket_policy.evaluate`` given the request's context: ``aws:SecureTransport``
+    true on the proving ground's HTTPS port and false on its HTTP port, the requester (an IAM user's or
+    an assumed role's access key, else the account's root, as moto's account resolution has it;
+    anonymous without credentials), ``aws:PrincipalArn``, ``aws:PrincipalAccount``, ``aws:SourceIp``
+    and the ``s3:x-amz-*`` headers. HeadObject is authorized as ``s3:GetObject`` and POST object
+    requests (multipart uploads) as ``s3:PutObject``, as S3 does. A 403 that the policy caused is
+    answered as S3 words it (``AccessDenied``, "Access Denied"). Conditions with operators the
+    evaluator does not know leave their statement out and say so in the proving ground's log.
+    """
+
+    name = "moto-fix:s3-bucket-policy-evaluation"
+    ACTION_ALIASES = {"s3:HeadObject": "s3:GetObject", "s3:PostObject": "s3:PutObject"}
+    _patch_lock = threading.Lock()
+    _patched = False
+    # The request being answered in this thread (moto answers in the thread that received it).
+    _current = threading.local()
+
+    def __init__(self):
+        self.install_moto_patches()
+
+    @classmethod
+    def install_moto_patches(cls) -> None:
+        with cls._patch_lock:
+            if cls._patched:
+                return
+            from moto.s3.models import FakeBucket
+
+            def get_permission(bucket, action, resource):
+                return cls.permission(bucket.policy, action, resource)
+
+            FakeBucket.get_permission = get_permission
+            cls._patched = True
+
+    @classmethod
+    def permission(cls, policy, action: str, resource: str):
+        """moto's PermissionResult for a bucket whose policy is ``policy`` (bytes, str or None)."""
+        from moto.iam.access_control import PermissionResult
+
+        if not policy:
+            return PermissionResult.NEUTRAL
+        document = json.loads(policy.decode() if isinstance(policy, bytes) else policy)
+        request = getattr(cls._current, "request", None)
+        context = cls.request_context(request) if request is not None else bucket_policy.RequestContext()
+        decision = bucket_policy.evaluate(document, cls.ACTION_ALIASES.get(action, action), resource, context,
+                                          unsupported=cls._report_unsupported)
+        if decision == bucket_policy.DENY:
+            cls._current.denied = True
+            return PermissionResult.DENIED
+        return PermissionResult.PERMITTED if decision == bucket_policy.ALLOW else PermissionResult.NEUTRAL
+
+    _reported: set = set()
+
+    @classmethod
+    def _report_unsupported(cls, statement: dict, error: Exception) -> None:
+        if (statement.get("Sid"), str(error)) in cls._reported:
+            return
+        cls._reported.add((statement.get("Sid"), str(error)))
+        print(f"proving ground: bucket policy statement {statement.get('Sid', '')!r} left out: condition operator "
+              f"{error} is not evaluated here", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def access_key(request: AwsRequest) -> Optional[str]:
+        match = _ACCESS_KEY.search(request.headers.get("authorization", ""))
+        if match:
+            return match.group(1)
+        if "X-Amz-Credential" in request.query:
+            return request.query["X-Amz-Credential"].split("/", 1)[0]
+        return request.query.get("AWSAccessKeyId")
+
+    @classmethod
+    def request_context(cls, request: AwsRequest) -> bucket_policy.RequestContext:
+        """Who makes ``request`` and the condition keys it brings."""
+        from moto.iam.models import iam_backends
+        from moto.sts.models import sts_backends
+        from moto.utilities.utils import get_partition
+
+        values = {"aws:SecureTransport": "true" if request.secure else "false"}
+        if request.source_ip:
+            values["aws:SourceIp"] = request.source_ip
+        values.update({f"s3:{name}": value for name, value in request.headers.items() if name.startswith("x-amz-")})
+        key = cls.access_key(request)
+        if not key:
+            return bucket_policy.RequestContext(values=values)
+        account = moto_account_id(request)
+        partition = get_partition(request.region)
+        principal, role = f"arn:{partition}:iam::{account}:root", None
+        users = list(iam_backends[account][partition].users.values())
+        user = next((user for user in users if any(k.access_key_id == key for k in user.access_keys)), None)
+        if user is not None:
+            principal = user.arn
+        else:
+            assumed = sts_backends[account][partition].get_assumed_role_from_access_key(key)
+            if assumed is not None:
+                principal, role = assumed.arn, assumed.role_arn
+        values.update({"aws:PrincipalArn": role or principal, "aws:PrincipalAccount": account})
+        return bucket_policy.RequestContext(principal_arn=principal, account=account, role_arn=role, values=values)
+
+    def handle(self, request: AwsRequest) -> Optional[Response]:
+        self._current.request = request if request.service == "s3" else None
+        self._current.denied = False
+        return None
+
+    def after(self, request: AwsRequest, response: Response) -> Response:
+        denied = getattr(self._current, "denied", False)
+        self._current.request, self._current.denied = None, False
+        if denied and response.status == 403 and not response.body.strip() and request.method != "HEAD":
+            return error_response(request, "AccessDenied", "Access Denied", 403)
+        return response
+
+    def reset(self) -> None:
+        """Nothing of its own: the policies live on moto's buckets."""
+
+
 def overlays() -> list:
     return [
         EcsClusterEmptyCapacityProviders(),
@@ -542,4 +679,5 @@ def overlays() -> list:
         EcsRunFargateTask(),
         EcsListTaskDefinitionsOrderAndPages(),
         KmsKeyArnAccepted(),
+        S3BucketPolicyEvaluation(),
     ]

@@ -18,7 +18,7 @@ class RequestLog:
 
     def add(self, *, service: Optional[str], operation: Optional[str], method: str, path: str,
             status: int, duration: float, mutating: bool, error_code: Optional[str] = None,
-            fault: Optional[str] = None, region: Optional[str] = None) -> None:
+            fault: Optional[str] = None, region: Optional[str] = None, tls: bool = False) -> None:
         with self._lock:
             self._entries.append({
                 "id": next(self._ids),
@@ -33,6 +33,7 @@ class RequestLog:
                 "mutating": mutating,
                 "error_code": error_code,
                 "fault": fault,
+                "tls": tls,  # came over the HTTPS port
             })
             del self._entries[:-self._limit]
 

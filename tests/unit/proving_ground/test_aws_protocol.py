@@ -106,6 +106,28 @@ def test_rest_matching_prefers_the_most_specific_route():
     assert match_rest_operation("efs", "DELETE", "/2015-02-01/no-such-thing", {}) is None
 
 
+@pytest.mark.parametrize("method, query, expected", [
+    ("DELETE", {}, "DeleteObject"),
+    ("DELETE", {"uploadId": "u"}, "AbortMultipartUpload"),
+    ("PUT", {"partNumber": "1", "uploadId": "u"}, "UploadPart"),
+    ("GET", {}, "GetObject"),
+    ("GET", {"uploadId": "u"}, "ListParts"),
+    ("POST", {"uploadId": "u"}, "CompleteMultipartUpload"),
+    ("POST", {"uploads": ""}, "CreateMultipartUpload"),
+])
+def test_rest_matching_needs_the_required_query_parameters(method, query, expected):
+    """An operation whose required query-string members are missing is not the one asked for."""
+    assert match_rest_operation("s3", method, "/bucket/key", query) == expected
+
+
+@pytest.mark.parametrize("scheme, secure", [("https", True), ("http", False)])
+def test_a_request_knows_whether_it_came_over_tls(scheme, secure):
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "wsgi.input": io.BytesIO(b""),
+               "wsgi.url_scheme": scheme, "REMOTE_ADDR": "127.0.0.1"}
+    request = AwsRequest.from_environ(environ, b"")
+    assert (request.secure, request.source_ip) == (secure, "127.0.0.1")
+
+
 @pytest.mark.parametrize("service, operation, params, code", [
     ("sagemaker", "describe_mlflow_tracking_server", {"TrackingServerName": "t"}, "ThrottlingException"),
     ("ecs", "create_cluster", {"clusterName": "c"}, "ThrottlingException"),
