@@ -23,7 +23,7 @@ DEMO_DIR := $(CURDIR)/.demo
 PYTEST := $(BIN)/python -m pytest
 PYTEST_OPTS ?=
 
-.PHONY: help venv lock build lint sanity unit integration e2e molecule test demo demo-down demo-sagemaker emulators emulators-down clean
+.PHONY: help venv lock build lint sanity unit integration e2e molecule test demo demo-down demo-sagemaker emulators emulators-down clean bench
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ demo-down: ## Stop everything make demo started and remove .demo/
 
 demo-sagemaker: venv ## The SageMaker MLflow demo: a tracking server through the AWS API, a run logged, all stopped
 	cd tests && $(BIN)/python -m proving_ground.demo
+
+bench: venv ## Time mlflow_aws_fargate on the proving ground; writes docs/benchmarks.md and .json
+	cd tests && $(BIN)/python -m bench.fargate
 
 emulators: venv ## Start the proving ground in the background and print what to export
 	@cd tests && $(BIN)/python -m proving_ground start --state-dir $(CURDIR)/.proving_ground --port $(MLOPS_AWS_PORT) \

@@ -1,0 +1,1 @@
+"""Benchmarks of the collection's roles on the proving ground (``make bench``)."""
