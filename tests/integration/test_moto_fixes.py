@@ -647,3 +647,38 @@ def test_bucket_policy_knows_who_asks(aws):
         "s3", endpoint_url=aws.endpoint)
     writer.put_object(Bucket=bucket, Key="k", Body=b"x")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+
+
+# Load balancer attributes: AWS's defaults
+
+
+def test_load_balancer_attributes_carry_aws_defaults(aws):
+    ec2, elbv2 = aws.client("ec2"), aws.client("elbv2")
+    vpc, subnets, group = network(ec2)
+    arn = elbv2.create_load_balancer(Name=unique("lb"), Subnets=subnets, SecurityGroups=[group], Scheme="internal",
+                                     Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
+    attributes = {item["Key"]: item["Value"] for item in elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]}
+    assert attributes["idle_timeout.timeout_seconds"] == "60"
+    assert attributes["access_logs.s3.enabled"] == "false"
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": "300"}])
+    attributes = {item["Key"]: item["Value"] for item in elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]}
+    assert attributes["idle_timeout.timeout_seconds"] == "300"
+    assert vpc
+
+
+# ECS services: availabilityZoneRebalancing
+
+
+def test_ecs_service_keeps_its_availability_zone_rebalancing(aws):
+    ecs = aws.client("ecs")
+    request = _service_fixture(ecs, aws.client("ec2"), aws.client("elbv2"))
+    created = ecs.create_service(serviceName="rebalanced", availabilityZoneRebalancing="ENABLED", **request)["service"]
+    assert created["availabilityZoneRebalancing"] == "ENABLED"
+    described = ecs.describe_services(cluster=request["cluster"], services=["rebalanced"])["services"][0]
+    assert described["availabilityZoneRebalancing"] == "ENABLED"
+    updated = ecs.update_service(cluster=request["cluster"], service="rebalanced", availabilityZoneRebalancing="DISABLED")["service"]
+    assert updated["availabilityZoneRebalancing"] == "DISABLED"
+    described = ecs.describe_services(cluster=request["cluster"], services=["rebalanced"])["services"][0]
+    assert described["availabilityZoneRebalancing"] == "DISABLED"
+    plain = ecs.create_service(serviceName="plain", **request)["service"]
+    assert "availabilityZoneRebalancing" not in plain

@@ -534,6 +534,43 @@ class KmsKeyArnAccepted(_Correction):
         return response
 
 
+class ElbDefaultAttributes(_Correction):
+    """DescribeLoadBalancerAttributes: moto leaves out ``idle_timeout.timeout_seconds``.
+
+    AWS always returns it for an application load balancer (60 unless changed); moto comments its
+    default out "for TF compatibility", and ``amazon.aws.elb_application_lb`` then fails with
+    KeyError 'idle_timeout_timeout_seconds' whenever ``idle_timeout`` is given. moto's model class is
+    patched once so that a new load balancer starts with AWS's defaults for the attributes it omits.
+    """
+
+    name = "moto-fix:elb-default-attributes"
+    operations = frozenset()
+    _patch_lock = threading.Lock()
+    _patched = False
+    DEFAULTS = {"idle_timeout.timeout_seconds": "60", "access_logs.s3.enabled": "false",
+                "routing.http.drop_invalid_header_fields.enabled": "false", "routing.http2.enabled": "true"}
+
+    def __init__(self):
+        with self._patch_lock:
+            if ElbDefaultAttributes._patched:
+                return
+            from moto.elbv2.models import FakeLoadBalancer
+
+            original = FakeLoadBalancer.__init__
+
+            def with_defaults(balancer, *args, **kwargs):
+                original(balancer, *args, **kwargs)
+                if balancer.type == "application":
+                    for key, value in ElbDefaultAttributes.DEFAULTS.items():
+                        balancer.attrs.setdefault(key, value)
+
+            FakeLoadBalancer.__init__ = with_defaults
+            ElbDefaultAttributes._patched = True
+
+    def correct(self, request, response):
+        return response
+
+
 class S3BucketPolicyEvaluation:
     """Bucket policies on object requests: moto denies wrongly; S3 decides by the statements that apply.
 
@@ -669,6 +706,42 @@ class S3BucketPolicyEvaluation:
         """Nothing of its own: the policies live on moto's buckets."""
 
 
+class EcsServiceAvailabilityZoneRebalancing(_Correction):
+    """CreateService, UpdateService, DescribeServices: moto does not know ``availabilityZoneRebalancing``.
+
+    AWS stores the value CreateService or UpdateService was given and reports it on the Service
+    (ECS API reference, Service data type, ``availabilityZoneRebalancing``: ENABLED or DISABLED).
+    moto ignores the parameter, so a module that sets it sees it missing on every run and updates the
+    service again. The correction keeps the value on moto's service object and adds it to the
+    service in the three answers. A service never given a value shows none, as moto has it.
+    """
+
+    name = "moto-fix:ecs-service-az-rebalancing"
+    operations = frozenset({"ecs:CreateService", "ecs:UpdateService", "ecs:DescribeServices"})
+    ATTRIBUTE = "_proving_ground_az_rebalancing"
+
+    def correct(self, request, response):
+        from moto.ecs.models import ecs_backends
+
+        if response.status >= 400:
+            return response
+        document = response.json()
+        backend = ecs_backends[moto_account_id(request)][request.region]
+        services = [document["service"]] if "service" in document else document.get("services", [])
+        for service in services:
+            cluster_name = service.get("clusterArn", "").rsplit("/", 1)[-1]
+            stored = backend.services.get(f"{cluster_name}:{service.get('serviceName')}")
+            if stored is None:
+                continue
+            given = request.params.get("availabilityZoneRebalancing")
+            if given and request.operation in ("CreateService", "UpdateService"):
+                setattr(stored, self.ATTRIBUTE, given)
+            value = getattr(stored, self.ATTRIBUTE, None)
+            if value:
+                service["availabilityZoneRebalancing"] = value
+        return response.with_json(document)
+
+
 def overlays() -> list:
     return [
         EcsClusterEmptyCapacityProviders(),
@@ -679,5 +752,7 @@ def overlays() -> list:
         EcsRunFargateTask(),
         EcsListTaskDefinitionsOrderAndPages(),
         KmsKeyArnAccepted(),
+        ElbDefaultAttributes(),
+        EcsServiceAvailabilityZoneRebalancing(),
         S3BucketPolicyEvaluation(),
     ]
