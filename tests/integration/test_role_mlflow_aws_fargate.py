@@ -644,7 +644,6 @@ class TestAuroraPostgresqlLifeCycle:
         assert outputs(run)["kept"]["database_snapshot"] == snapshot["DBClusterSnapshotIdentifier"]
         stack.cache["absent"] = run
 
-    @pytest.mark.xfail(reason="bug: the role names the kept key data_kms_key; README and argument spec say database_kms_key", strict=True)
     def test_absent_lists_what_it_kept_under_the_documented_keys(self, stack):
         run = stack.cache.get("absent")
         assert run is not None, "the removal did not run"
