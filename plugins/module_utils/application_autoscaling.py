@@ -71,6 +71,16 @@ def retry_decorator():
     return AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES)
 
 
+def target_argument_spec():
+    """The argument_spec of the options that identify the scalable target (documented by the doc fragment
+    mlops.mlflow.application_autoscaling): service_namespace, resource_id, scalable_dimension."""
+    return dict(
+        service_namespace=dict(type="str", choices=SERVICE_NAMESPACES, default="ecs"),
+        resource_id=dict(type="str", required=True),
+        scalable_dimension=dict(type="str", choices=SCALABLE_DIMENSIONS),
+    )
+
+
 class InvalidInput(Exception):
     """An argument Application Auto Scaling would refuse, found before any API call."""
 

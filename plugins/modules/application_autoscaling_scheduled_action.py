@@ -39,49 +39,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  service_namespace:
-    description:
-      - The namespace of the AWS service that provides the resource.
-    type: str
-    choices: [appstream, cassandra, comprehend, custom-resource, dynamodb, ec2, ecs, elasticache, elasticmapreduce, kafka, lambda, neptune,
-              rds, sagemaker, workspaces]
-    default: ecs
-  resource_id:
-    description:
-      - The scalable target's resource ID. For an ECS service C(service/<cluster name>/<service name>),
-        for example V(service/mlflow/mlflow) (not the service ARN).
-    type: str
-    required: true
-  scalable_dimension:
-    description:
-      - The scalable dimension, for example V(ecs:service:DesiredCount) (the ECS service's desired task count).
-      - Defaults to V(ecs:service:DesiredCount) with O(service_namespace=ecs); required with other namespaces.
-    type: str
-    choices:
-      - appstream:fleet:DesiredCapacity
-      - cassandra:table:ReadCapacityUnits
-      - cassandra:table:WriteCapacityUnits
-      - comprehend:document-classifier-endpoint:DesiredInferenceUnits
-      - comprehend:entity-recognizer-endpoint:DesiredInferenceUnits
-      - custom-resource:ResourceType:Property
-      - dynamodb:index:ReadCapacityUnits
-      - dynamodb:index:WriteCapacityUnits
-      - dynamodb:table:ReadCapacityUnits
-      - dynamodb:table:WriteCapacityUnits
-      - ec2:spot-fleet-request:TargetCapacity
-      - ecs:service:DesiredCount
-      - elasticache:cache-cluster:Nodes
-      - elasticache:replication-group:NodeGroups
-      - elasticache:replication-group:Replicas
-      - elasticmapreduce:instancegroup:InstanceCount
-      - kafka:broker-storage:VolumeSize
-      - lambda:function:ProvisionedConcurrency
-      - neptune:cluster:ReadReplicaCount
-      - rds:cluster:ReadReplicaCount
-      - sagemaker:inference-component:DesiredCopyCount
-      - sagemaker:variant:DesiredInstanceCount
-      - sagemaker:variant:DesiredProvisionedConcurrency
-      - workspaces:workspacespool:DesiredUserSessions
   name:
     description:
       - The name of the scheduled action, unique among the scalable target's actions. 1 to 256 characters, without
@@ -137,6 +94,7 @@ notes:
 author:
   - mlops.mlflow maintainers (@mlops-collections)
 extends_documentation_fragment:
+  - mlops.mlflow.application_autoscaling
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -283,8 +241,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import InvalidInput
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import RETRY_CODES
-from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import SCALABLE_DIMENSIONS
-from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import SERVICE_NAMESPACES
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import capacity_error
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import check
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import describe_target
@@ -292,6 +248,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscali
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import missing_target_message
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import retry_decorator
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import snake_result
+from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import target_argument_spec
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import target_identity
 
 _NAME = re.compile(r"^(?![ ])(?!.*[ ]$)[^\x00-\x1f\x7f-\x9f:/|]{1,256}$")
@@ -510,9 +467,7 @@ def ensure_absent(module, client, identity):
 def main():
     argument_spec = dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        service_namespace=dict(type="str", choices=SERVICE_NAMESPACES, default="ecs"),
-        resource_id=dict(type="str", required=True),
-        scalable_dimension=dict(type="str", choices=SCALABLE_DIMENSIONS),
+        **target_argument_spec(),
         name=dict(type="str", required=True, aliases=["scheduled_action_name"]),
         schedule=dict(type="str"),
         timezone=dict(type="str", default="UTC"),

@@ -35,49 +35,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  service_namespace:
-    description:
-      - The namespace of the AWS service that provides the resource.
-    type: str
-    choices: [appstream, cassandra, comprehend, custom-resource, dynamodb, ec2, ecs, elasticache, elasticmapreduce, kafka, lambda, neptune,
-              rds, sagemaker, workspaces]
-    default: ecs
-  resource_id:
-    description:
-      - The scalable target's resource ID. For an ECS service C(service/<cluster name>/<service name>),
-        for example V(service/mlflow/mlflow) (not the service ARN).
-    type: str
-    required: true
-  scalable_dimension:
-    description:
-      - The scalable dimension. Defaults to V(ecs:service:DesiredCount) with O(service_namespace=ecs); required with
-        other namespaces.
-    type: str
-    choices:
-      - appstream:fleet:DesiredCapacity
-      - cassandra:table:ReadCapacityUnits
-      - cassandra:table:WriteCapacityUnits
-      - comprehend:document-classifier-endpoint:DesiredInferenceUnits
-      - comprehend:entity-recognizer-endpoint:DesiredInferenceUnits
-      - custom-resource:ResourceType:Property
-      - dynamodb:index:ReadCapacityUnits
-      - dynamodb:index:WriteCapacityUnits
-      - dynamodb:table:ReadCapacityUnits
-      - dynamodb:table:WriteCapacityUnits
-      - ec2:spot-fleet-request:TargetCapacity
-      - ecs:service:DesiredCount
-      - elasticache:cache-cluster:Nodes
-      - elasticache:replication-group:NodeGroups
-      - elasticache:replication-group:Replicas
-      - elasticmapreduce:instancegroup:InstanceCount
-      - kafka:broker-storage:VolumeSize
-      - lambda:function:ProvisionedConcurrency
-      - neptune:cluster:ReadReplicaCount
-      - rds:cluster:ReadReplicaCount
-      - sagemaker:inference-component:DesiredCopyCount
-      - sagemaker:variant:DesiredInstanceCount
-      - sagemaker:variant:DesiredProvisionedConcurrency
-      - workspaces:workspacespool:DesiredUserSessions
   policy_name:
     description:
       - The name of the scaling policy (1 to 256 printable characters), unique on the scalable target.
@@ -190,6 +147,7 @@ notes:
 author:
   - mlops.mlflow maintainers (@mlops-collections)
 extends_documentation_fragment:
+  - mlops.mlflow.application_autoscaling
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -354,13 +312,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import InvalidInput
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import RETRY_CODES
-from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import SCALABLE_DIMENSIONS
-from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import SERVICE_NAMESPACES
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import capacity_error
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import check
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import describe_target
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import retry_decorator
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import snake_result
+from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import target_argument_spec
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import target_identity
 
 PREDEFINED_METRICS = [
@@ -662,9 +619,7 @@ def ensure_absent(module, client, identity):
 def main():
     argument_spec = dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        service_namespace=dict(type="str", choices=SERVICE_NAMESPACES, default="ecs"),
-        resource_id=dict(type="str", required=True),
-        scalable_dimension=dict(type="str", choices=SCALABLE_DIMENSIONS),
+        **target_argument_spec(),
         policy_name=dict(type="str", required=True),
         min_capacity=dict(type="int"),
         max_capacity=dict(type="int"),

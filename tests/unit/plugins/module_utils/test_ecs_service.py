@@ -28,6 +28,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.ecs_service import (
     wait_for_deployment,
     wait_until_inactive,
 )
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.harness import FakeClock
 
 ACCOUNT = "123456789012"
 TD_ARN = "arn:aws:ecs:us-east-1:{0}:task-definition/mlflow:3".format(ACCOUNT)
@@ -497,22 +498,9 @@ def test_without_rollout_state_a_single_deployment_at_its_count_is_done():
     assert deployment_progress(service, "ecs-svc/2")[0] == IN_PROGRESS
 
 
-class FakeTime:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_wait_polls_until_the_deployment_completes():
     answers = [deploying(), deploying(running=1), deploying("COMPLETED", running=2)]
-    fake = FakeTime()
+    fake = FakeClock()
     outcome, service, deployment, dummy = wait_for_deployment(lambda: answers.pop(0), "ecs-svc/2", 900, fake.sleep, fake.clock)
     assert outcome == COMPLETED and deployment["id"] == "ecs-svc/2" and service["runningCount"] == 2
     assert fake.sleeps == [2, 2]
@@ -520,13 +508,13 @@ def test_wait_polls_until_the_deployment_completes():
 
 def test_wait_stops_at_a_failure():
     answers = [deploying(), deploying("FAILED")]
-    fake = FakeTime()
+    fake = FakeClock()
     outcome, dummy, deployment, explanation = wait_for_deployment(lambda: answers.pop(0), "ecs-svc/2", 900, fake.sleep, fake.clock)
     assert (outcome, deployment["rolloutState"]) == (FAILED, "FAILED") and explanation.startswith("deployment ecs-svc/2 FAILED")
 
 
 def test_wait_times_out_after_the_last_look():
-    fake = FakeTime()
+    fake = FakeClock()
     calls = []
     outcome, dummy, dummy2, explanation = wait_for_deployment(lambda: calls.append(1) or deploying(), "ecs-svc/2", 60, fake.sleep, fake.clock)
     assert outcome == IN_PROGRESS and "IN_PROGRESS" in explanation
@@ -535,7 +523,7 @@ def test_wait_times_out_after_the_last_look():
 
 
 def test_wait_until_inactive():
-    fake = FakeTime()
+    fake = FakeClock()
     answers = [dict(created(), status="DRAINING"), dict(created(), status="INACTIVE")]
     assert wait_until_inactive(lambda: answers.pop(0), 60, fake.sleep, fake.clock)[0] is True
     assert wait_until_inactive(lambda: None, 60, fake.sleep, fake.clock) == (True, None)

@@ -4,15 +4,11 @@ every request against the API model)."""
 
 import datetime
 
-import boto3
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils import modules as aws_modules
 from ansible_collections.mlops.mlflow.plugins.module_utils import application_autoscaling as shared
 from ansible_collections.mlops.mlflow.plugins.modules import application_autoscaling_scheduled_action as module
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules import harness
 
 RESOURCE = "service/mlflow/mlflow"
 DIMENSION = "ecs:service:DesiredCount"
@@ -36,53 +32,15 @@ def base_args(**changes):
     return {key: value for key, value in args.items() if value is not None}
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture
 def aas(monkeypatch):
     """A real application-autoscaling client answered by a Stubber; the module gets it from module.client()."""
-    client = boto3.client("application-autoscaling", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    stubber = Stubber(client)
-    created = []
-
-    def fake_boto3_conn(module_, conn_type=None, resource=None, **kwargs):
-        created.append(resource)
-        return client
-
-    monkeypatch.setattr(aws_modules, "boto3_conn", fake_boto3_conn)
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, failed=False)
-
-    def fail_json(self, msg=None, **kwargs):
-        raise ModuleExit(dict(kwargs, msg=msg, failed=True), failed=True)
-
-    warnings = []
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, *args, **kwargs: warnings.append(warning))
-    stubber.activate()
-    stubber.created = created
-    stubber.warnings = warnings
-    yield stubber
-    stubber.deactivate()
+    stubber = harness.stub_client(monkeypatch, "application-autoscaling")
+    with stubber:
+        yield stubber
 
 
-def run(args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    return caught.value
+run = harness.runner(module)
 
 
 def described(name="night", schedule="cron(0 20 ? * MON-FRI *)", timezone="Europe/Berlin", start=None, end=None, capacity=None):

@@ -4,16 +4,13 @@ every request against the API model)."""
 
 import datetime
 
-import boto3
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
-from ansible_collections.amazon.aws.plugins.module_utils import modules as aws_modules
 from ansible_collections.mlops.mlflow.plugins.module_utils import application_autoscaling as shared
 from ansible_collections.mlops.mlflow.plugins.modules import application_autoscaling_target_tracking as module
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules import harness
 
 RESOURCE = "service/mlflow/mlflow"
 DIMENSION = "ecs:service:DesiredCount"
@@ -44,26 +41,12 @@ def absent_args(**changes):
     return dict({"resource_id": RESOURCE, "policy_name": "cpu", "state": "absent", "region": "us-east-1"}, **changes)
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture
 def aas(monkeypatch):
-    """A real application-autoscaling client answered by a Stubber; the module gets it from module.client()."""
-    client = boto3.client("application-autoscaling", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    stubber = Stubber(client)
-    created = []
+    """A real application-autoscaling client answered by a Stubber; the module gets it from module.client().
+    AWSRetry's back-offs are recorded in ``aas.sleeps`` instead of slept."""
+    stubber = harness.stub_client(monkeypatch, "application-autoscaling")
     sleeps = []
-
-    def fake_boto3_conn(module_, conn_type=None, resource=None, **kwargs):
-        created.append(resource)
-        return client
-
-    monkeypatch.setattr(aws_modules, "boto3_conn", fake_boto3_conn)
 
     class FakeTime:
         @staticmethod
@@ -71,35 +54,12 @@ def aas(monkeypatch):
             sleeps.append(seconds)
 
     monkeypatch.setattr(cloud, "time", FakeTime)
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, failed=False)
-
-    def fail_json(self, msg=None, **kwargs):
-        raise ModuleExit(dict(kwargs, msg=msg, failed=True), failed=True)
-
-    warnings = []
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, *args, **kwargs: warnings.append(warning))
-    stubber.activate()
-    stubber.created = created
-    stubber.warnings = warnings
     stubber.sleeps = sleeps
-    yield stubber
-    stubber.deactivate()
+    with stubber:
+        yield stubber
 
 
-def run(args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    return caught.value
+run = harness.runner(module)
 
 
 def target(minimum=1, maximum=4):
@@ -171,32 +131,12 @@ def test_bad_input_fails_before_any_api_call(aas, changes, message):
 def test_settings_for_requests_per_target():
     with patch_module_args(base_args(predefined_metric="ALBRequestCountPerTarget", resource_label=LABEL, target_value=1000,
                                      scale_in_cooldown=300, scale_out_cooldown=60, disable_scale_in=False)):
-        params = validated_params()
+        params = harness.validated_params(module)
     identity, settings = module.build_desired(params)
     assert identity == IDENTITY
     metric = {"PredefinedMetricType": "ALBRequestCountPerTarget", "ResourceLabel": LABEL}
     assert settings == {"TargetValue": 1000.0, "PredefinedMetricSpecification": metric,
                         "ScaleInCooldown": 300, "ScaleOutCooldown": 60, "DisableScaleIn": False}
-
-
-def validated_params():
-    """The module's parameters as main() gets them (validated, defaults applied)."""
-    captured = {}
-    original = module.AnsibleAWSModule
-
-    class Capturing(original):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            captured.update(self.params)
-            raise ModuleExit({}, failed=False)
-
-    module.AnsibleAWSModule = Capturing
-    try:
-        with pytest.raises(ModuleExit):
-            module.main()
-    finally:
-        module.AnsibleAWSModule = original
-    return captured
 
 
 def test_unset_cooldowns_keep_the_existing_policy_values():

@@ -1,14 +1,10 @@
 """mlops.mlflow.ecs_fargate_cluster: the comparison with the described cluster, the input checks, and main()
 driven with ECS stubbed by botocore's Stubber (which also checks every request against the ECS API model)."""
 
-import boto3
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils import modules as aws_modules
 from ansible_collections.mlops.mlflow.plugins.modules import ecs_fargate_cluster as module
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules import harness
 
 ACCOUNT = "123456789012"
 ARN = "arn:aws:ecs:us-east-1:{0}:cluster/mlflow".format(ACCOUNT)
@@ -143,44 +139,16 @@ def test_result_is_snake_case_with_tags_as_a_dict():
 # --- main() with a stubbed ECS --------------------------------------------------------------------------------------------------
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture
 def ecs(monkeypatch):
-    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    stubber = Stubber(client)
-    monkeypatch.setattr(aws_modules, "boto3_conn", lambda *args, **kwargs: client)
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, failed=False)
-
-    def fail_json(self, msg=None, **kwargs):
-        raise ModuleExit(dict(kwargs, msg=msg, failed=True), failed=True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    stubber = harness.stub_client(monkeypatch, "ecs")
     monkeypatch.setattr(module.time, "sleep", lambda seconds: None)
-    stubber.activate()
-    yield stubber
-    stubber.assert_no_pending_responses()
-    stubber.deactivate()
+    with stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
 
 
-def run(args, check_mode=False, diff=False):
-    args = dict({"region": "us-east-1", "access_key": "testing", "secret_key": "testing"}, **args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    return caught.value
+run = harness.runner(module, harness.AWS_ARGS)
 
 
 def expect_describe(ecs, *clusters, name="mlflow"):

@@ -5,15 +5,12 @@ deployment fail, so the failure path of ``wait`` is proven here."""
 import copy
 import datetime
 
-import boto3
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
-from ansible_collections.amazon.aws.plugins.module_utils import modules as aws_modules
 from ansible_collections.mlops.mlflow.plugins.module_utils import ecs_service
 from ansible_collections.mlops.mlflow.plugins.modules import ecs_fargate_service as module
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules import harness
 
 ACCOUNT = "123456789012"
 CLUSTER_ARN = "arn:aws:ecs:us-east-1:{0}:cluster/mlflow".format(ACCOUNT)
@@ -46,59 +43,20 @@ def base_args(**changes):
     return {key: value for key, value in args.items() if value is not None}
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def ecs(monkeypatch):
     """A real ECS client whose answers come from a Stubber; the module gets it from module.client().
     Waits run on a fake clock."""
-    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    stubber = Stubber(client)
-    created = []
-
-    def fake_boto3_conn(module_, conn_type=None, resource=None, **kwargs):
-        created.append(resource)
-        return client
-
-    monkeypatch.setattr(aws_modules, "boto3_conn", fake_boto3_conn)
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, failed=False)
-
-    def fail_json(self, msg=None, **kwargs):
-        raise ModuleExit(dict(kwargs, msg=msg, failed=True), failed=True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    fake_time = FakeTime()
+    stubber = harness.stub_client(monkeypatch, "ecs")
+    fake_time = harness.FakeClock()
     monkeypatch.setattr(ecs_service, "SLEEP", fake_time.sleep)
     monkeypatch.setattr(ecs_service, "CLOCK", fake_time.clock)
     calls = []
-    client.meta.events.register("before-parameter-build.ecs", lambda model, **kwargs: calls.append(model.name))
-    stubber.activate()
-    stubber.created = created
+    stubber.client.meta.events.register("before-parameter-build.ecs", lambda model, **kwargs: calls.append(model.name))
     stubber.time = fake_time
     stubber.calls = calls
-    yield stubber
-    stubber.deactivate()
+    with stubber:
+        yield stubber
 
 
 def mutating_calls(ecs):
@@ -106,16 +64,7 @@ def mutating_calls(ecs):
     return [name for name in ecs.calls if name in names]
 
 
-def run(args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    return caught.value
+run = harness.runner(module)
 
 
 def definition(revision=3, status="ACTIVE"):

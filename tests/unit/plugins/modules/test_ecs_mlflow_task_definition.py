@@ -4,16 +4,13 @@ Stubber (which also checks every request against the ECS API model)."""
 import copy
 import json
 
-import boto3
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils import modules as aws_modules
 from ansible_collections.mlops.mlflow.plugins.module_utils import mlflow_server
 from ansible_collections.mlops.mlflow.plugins.module_utils.ecs_task_definition import normalise_task_definition
 from ansible_collections.mlops.mlflow.plugins.modules import ecs_mlflow_task_definition as module
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules import harness
 
 ACCOUNT = "123456789012"
 SECRET = "arn:aws:secretsmanager:us-east-1:{0}:secret:rds!cluster-0a1b-AbCdEf".format(ACCOUNT)
@@ -42,81 +39,23 @@ def base_args(**changes):
     return {key: value for key, value in args.items() if value is not None}
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture
 def ecs(monkeypatch):
     """A real ECS client whose answers come from a Stubber; the module gets it from module.client()."""
-    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    stubber = Stubber(client)
-    created = []
-
-    def fake_boto3_conn(module_, conn_type=None, resource=None, **kwargs):
-        created.append(resource)
-        return client
-
-    monkeypatch.setattr(aws_modules, "boto3_conn", fake_boto3_conn)
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, failed=False)
-
-    def fail_json(self, msg=None, **kwargs):
-        raise ModuleExit(dict(kwargs, msg=msg, failed=True), failed=True)
-
-    warnings = []
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, *args, **kwargs: warnings.append(warning))
-    stubber.activate()
-    stubber.created = created
-    stubber.warnings = warnings
-    yield stubber
-    stubber.deactivate()
+    stubber = harness.stub_client(monkeypatch, "ecs")
+    with stubber:
+        yield stubber
 
 
-def run(args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    return caught.value
+run = harness.runner(module)
 
 
 def desired(**changes):
     """The definition the module registers for base_args(**changes)."""
     with patch_module_args(base_args(**changes)):
-        params = validated_params()
+        params = harness.validated_params(module)
     definition, dummy = module.build_task_definition(params, "us-east-1")
     return definition
-
-
-def validated_params():
-    """The module's parameters as main() gets them (validated, defaults applied)."""
-    captured = {}
-    original = module.AnsibleAWSModule
-
-    class Capturing(original):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            captured.update(self.params)
-            raise ModuleExit({}, failed=False)
-
-    module.AnsibleAWSModule = Capturing
-    try:
-        with pytest.raises(ModuleExit):
-            module.main()
-    finally:
-        module.AnsibleAWSModule = original
-    return captured
 
 
 def as_described(definition, revision, tags=None):
@@ -238,27 +177,8 @@ def test_health_check_can_be_disabled():
 def test_no_option_takes_a_secret_value():
     """Secrets go in as references only: no option needs no_log, because none holds a secret."""
     assert SECRET + ":password::" in json.dumps(desired())
-    for option, spec in _flatten_spec(argument_spec()):
+    for option, spec in _flatten_spec(harness.argument_spec(module)):
         assert not spec.get("no_log"), "{0} would hide a value the module does not need to hold".format(option)
-
-
-def argument_spec():
-    """The module's argument_spec, as main() gives it to AnsibleAWSModule."""
-    captured = {}
-    original = module.AnsibleAWSModule
-
-    class Capturing:
-        def __init__(self, argument_spec=None, **kwargs):
-            captured.update(argument_spec)
-            raise ModuleExit({}, failed=False)
-
-    module.AnsibleAWSModule = Capturing
-    try:
-        with pytest.raises(ModuleExit):
-            module.main()
-    finally:
-        module.AnsibleAWSModule = original
-    return captured
 
 
 def _flatten_spec(spec, prefix=""):

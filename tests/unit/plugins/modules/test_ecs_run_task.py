@@ -3,15 +3,12 @@ also checks every request against the ECS API model) and a fake clock for the wa
 
 import types
 
-import boto3
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud as aws_cloud
-from ansible_collections.amazon.aws.plugins.module_utils import modules as aws_modules
 from ansible_collections.mlops.mlflow.plugins.modules import ecs_run_task as module
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules import harness
 
 ACCOUNT = "123456789012"
 CLUSTER_ARN = "arn:aws:ecs:us-east-1:{0}:cluster/mlflow".format(ACCOUNT)
@@ -38,31 +35,9 @@ def base_args(**changes):
     return {key: value for key, value in args.items() if value is not None}
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
-class FakeClock:
-    """Time that passes only when the module sleeps."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    fake = FakeClock()
+    fake = harness.FakeClock(now=1000.0)
     monkeypatch.setattr(module.Runner, "clock", staticmethod(fake.monotonic))
     monkeypatch.setattr(module.Runner, "sleep", staticmethod(fake.sleep))
     # AWSRetry's back-off sleeps too: make it instant.
@@ -73,38 +48,12 @@ def clock(monkeypatch):
 @pytest.fixture
 def ecs(monkeypatch, clock):
     """A real ECS client whose answers come from a Stubber; the module gets it from module.client()."""
-    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    stubber = Stubber(client)
-    created = []
-
-    def fake_boto3_conn(module_, conn_type=None, resource=None, **kwargs):
-        created.append(resource)
-        return client
-
-    monkeypatch.setattr(aws_modules, "boto3_conn", fake_boto3_conn)
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, failed=False)
-
-    def fail_json(self, msg=None, **kwargs):
-        raise ModuleExit(dict(kwargs, msg=msg, failed=True), failed=True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    stubber.activate()
-    stubber.created = created
-    yield stubber
-    stubber.deactivate()
+    stubber = harness.stub_client(monkeypatch, "ecs")
+    with stubber:
+        yield stubber
 
 
-def run(args, check_mode=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    return caught.value
+run = harness.runner(module)
 
 
 def definition(containers=None, **changes):

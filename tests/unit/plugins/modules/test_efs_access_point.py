@@ -1,15 +1,11 @@
 """mlops.mlflow.efs_access_point: the comparison with the existing access point, the input checks, and main()
 driven with EFS stubbed by botocore's Stubber (which also checks every request against the EFS API model)."""
 
-import boto3
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from botocore.stub import ANY
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils import modules as aws_modules
 from ansible_collections.mlops.mlflow.plugins.modules import efs_access_point as module
+from ansible_collections.mlops.mlflow.tests.unit.plugins.modules import harness
 
 ACCOUNT = "123456789012"
 FS = "fs-0123456789abcdef0"
@@ -146,47 +142,19 @@ def test_result_and_diff_views():
 # --- main() with a stubbed EFS --------------------------------------------------------------------------------------------------
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture
 def efs(monkeypatch):
-    client = boto3.client("efs", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    stubber = Stubber(client)
-    monkeypatch.setattr(aws_modules, "boto3_conn", lambda *args, **kwargs: client)
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, failed=False)
-
-    def fail_json(self, msg=None, **kwargs):
-        raise ModuleExit(dict(kwargs, msg=msg, failed=True), failed=True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    stubber = harness.stub_client(monkeypatch, "efs")
     monkeypatch.setattr(module.time, "sleep", lambda seconds: None)
-    stubber.activate()
-    yield stubber
-    stubber.assert_no_pending_responses()
-    stubber.deactivate()
+    with stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
 
 
 ARGS = {"file_system_id": FS, "name": "mlflow", "posix_user": {"uid": 1000, "gid": 1000}, "root_directory": MLFLOW_ROOT}
 
 
-def run(args, check_mode=False, diff=False):
-    args = dict({"region": "us-east-1", "access_key": "testing", "secret_key": "testing"}, **args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    return caught.value
+run = harness.runner(module, harness.AWS_ARGS)
 
 
 def expect_file_system(efs, state="available"):
