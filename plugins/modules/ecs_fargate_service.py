@@ -245,7 +245,9 @@ options:
     default: 900
 notes:
   - In check mode no call that changes anything is made; RV(changed_fields), the diff and RV(service) show what
-    would change.
+    would change. A O(task_definition) given as C(family:revision) or ARN that does not exist yet is taken, with a
+    warning, for the revision an earlier task of the same check run would register (as
+    M(mlops.mlflow.ecs_mlflow_task_definition) reports it), so that the deployment of it can be previewed.
   - Tags are set and removed with C(TagResource) and C(UntagResource); tags with the reserved C(aws:) prefix are never
     removed.
   - With Application Auto Scaling, set O(desired_count_managed_externally=true), or leave O(desired_count) out of the
@@ -510,10 +512,17 @@ class Runner:
             self.fail_aws(error, "Could not describe ECS service {0} in cluster {1}".format(self.name, self.cluster))
 
     def describe_task_definition(self):
+        """The described task definition; in check mode, None for a revision not registered yet."""
         reference = self.params["task_definition"]
         try:
             return self.client.describe_task_definition(aws_retry=True, taskDefinition=reference)["taskDefinition"]
         except is_boto3_error_code(("ClientException", "InvalidParameterException")) as error:
+            # A check run previews the registration of the revision (its module returns the ARN it would get)
+            # and then the deployment of it, which has to be previewed without the revision.
+            if self.module.check_mode and ":" in reference:
+                self.module.warn("task_definition {0} does not exist (yet): check mode assumes it is the revision an earlier task "
+                                 "would register, and cannot check its containers against load_balancers.".format(reference))
+                return None
             self.module.fail_json(msg="task_definition {0} was not found: ECS answered {1!r}. Register it first (for example with "
                                       "mlops.mlflow.ecs_mlflow_task_definition) and give its family:revision or ARN.".format(
                                           reference, error.response.get("Error", {}).get("Message", "")))
@@ -552,11 +561,12 @@ class Runner:
         exists = service is not None
 
         definition = self.describe_task_definition()
-        desired = ecs_service.desired_settings(params, exists, definition["taskDefinitionArn"])
+        arn = definition["taskDefinitionArn"] if definition else params["task_definition"]
+        desired = ecs_service.desired_settings(params, exists, arn)
         current = ecs_service.current_settings(service) if exists else {}
         fields = ecs_service.differing_fields(desired, current) if exists else [f for f in ecs_service.MANAGED_FIELDS if f in desired]
-        problems = ecs_service.task_definition_problems(definition, params["load_balancers"])
-        if "task_definition" in fields and definition.get("status", "ACTIVE") != "ACTIVE":
+        problems = ecs_service.task_definition_problems(definition, params["load_balancers"]) if definition else []
+        if definition and "task_definition" in fields and definition.get("status", "ACTIVE") != "ACTIVE":
             problems.append("task_definition {0} is {1}: ECS creates and updates services with ACTIVE revisions only.".format(
                 ecs_service.task_definition_key(definition["taskDefinitionArn"]), definition.get("status")))
         if exists:
@@ -584,7 +594,6 @@ class Runner:
         before = ecs_service.comparable(dict((k, current[k]) for k in desired), current_tags if tags_managed else None) if exists else {}
         after = ecs_service.comparable(desired, final_tags if tags_managed else None)
 
-        arn = definition["taskDefinitionArn"]
         if not exists:
             arguments = ecs_service.create_arguments(self.name, self.cluster, desired, arn, final_tags, str(uuid.uuid4()))
         else:

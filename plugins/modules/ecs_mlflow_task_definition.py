@@ -454,13 +454,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 task_definition_arn:
-  description: ARN of the latest revision, registered or kept. Not returned in check mode when a new revision would be registered.
+  description:
+    - ARN of the latest revision, registered or kept.
+    - In check mode, when a new revision would be registered, the ARN it would get (the family's highest revision number,
+      deregistered revisions included, plus one).
   returned: O(state=present)
   type: str
   sample: arn:aws:ecs:eu-west-1:123456789012:task-definition/mlflow:7
 revision:
   description: Revision number of RV(task_definition_arn).
-  returned: O(state=present), except in check mode when a new revision would be registered
+  returned: O(state=present)
   type: int
   sample: 7
 family:
@@ -863,6 +866,22 @@ def latest_active_revision(client, family):
     return described["taskDefinition"], boto3_tag_list_to_ansible_dict(described.get("tags") or [], "key", "value")
 
 
+def next_revision_arn(module, client, family, current):
+    """The ARN the next revision of the family would get: ECS numbers revisions on from the family's
+    highest one, deregistered (INACTIVE) ones included. Check mode reports it so that a playbook can
+    preview what uses the new revision (a service update) without registering it."""
+    arns = [current["taskDefinitionArn"]] if current else []
+    for status in ("INACTIVE", "DELETE_IN_PROGRESS"):
+        arns += client.list_task_definitions(aws_retry=True, familyPrefix=family, status=status, sort="DESC", maxResults=1)["taskDefinitionArns"]
+    arns = [arn for arn in arns if arn.rsplit("/", 1)[1].rsplit(":", 1)[0] == family]
+    if arns:
+        latest = max(arns, key=revision_from_arn)
+        return "{0}:{1}".format(latest.rsplit(":", 1)[0], revision_from_arn(latest) + 1)
+    account = module.client("sts", retry_decorator=AWSRetry.jittered_backoff()).get_caller_identity(aws_retry=True)["Account"]
+    partition = "aws-cn" if module.region.startswith("cn-") else "aws-us-gov" if module.region.startswith("us-gov-") else "aws"
+    return "arn:{0}:ecs:{1}:{2}:task-definition/{3}:1".format(partition, module.region, account, family)
+
+
 def desired_tags(current_tags, tags, purge_tags):
     """The tags a new revision gets: the current ones when tags is None, else as purge_tags says.
     Tags with the reserved aws: prefix cannot be set and are never copied."""
@@ -910,7 +929,13 @@ def ensure_present(module, client, desired):
         tags = desired_tags(current_tags, params["tags"], params["purge_tags"])
         final, final_tags = desired, tags
         changed = True
-        if not module.check_mode:
+        if module.check_mode:
+            try:
+                arn = next_revision_arn(module, client, params["family"], current)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                module.fail_json_aws(error, msg="Could not find the next revision number of task definition family {0}".format(params["family"]))
+            final = dict(desired, taskDefinitionArn=arn, revision=revision_from_arn(arn))
+        else:
             arguments = dict(desired)
             if tags:
                 arguments["tags"] = ansible_dict_to_boto3_tag_list(tags, "key", "value")

@@ -209,6 +209,20 @@ def test_check_mode_makes_no_mutating_call_and_diff_shows_the_change(aws, play, 
     assert describe(aws)["taskDefinition"] == infra.revisions[1]
 
 
+def test_check_mode_previews_the_deployment_of_a_revision_an_earlier_task_would_register(aws, play, infra):
+    args = service_args(infra)
+    assert play(args).rc == 0
+    start = aws.control.last_request_id()
+    next_revision = infra.revisions[0].rsplit(":", 1)[0] + ":9"
+    previewed = play(service_args(infra, task_definition=next_revision), check=True, diff=True)
+    assert previewed.rc == 0, previewed.output
+    result = previewed.result()
+    assert result["changed"] and result["changed_fields"] == ["task_definition"] and mutating(aws, start) == []
+    assert (result["diff"]["before"]["task_definition"], result["diff"]["after"]["task_definition"]) == ("mlflow:1", "mlflow:9")
+    assert "mlflow:9" in previewed.output and "does not exist (yet)" in previewed.output  # the warning
+    # Outside check mode the missing revision is an error (see test_bad_input_fails_clearly_and_changes_nothing).
+
+
 # --- updates --------------------------------------------------------------------------------------------------------------------
 
 

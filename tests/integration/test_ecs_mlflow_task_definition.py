@@ -125,6 +125,16 @@ def test_registers_once_then_converges(aws, play, credentials_secret):
     assert active_revisions(aws) == [1]
 
 
+def test_check_mode_on_a_new_family_names_its_first_revision(aws, play, credentials_secret):
+    start = aws.control.last_request_id()
+    run = play(database_args(credentials_secret), check=True)
+    assert run.rc == 0, run.output
+    result = run.result()
+    assert result["changed"] and mutating(aws, start) == []
+    assert (result["revision"], result["task_definition_arn"]) == (1, f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/mlflow:1")
+    assert active_revisions(aws) == []
+
+
 def test_the_registered_definition_holds_references_and_no_password(aws, play, credentials_secret):
     run = play(database_args(credentials_secret))
     assert run.rc == 0, run.output
@@ -167,7 +177,9 @@ def test_check_and_diff_tell_the_truth(aws, play, credentials_secret):
     assert changes_of(run) == [True, False, True, True]
     dummy, unchanged, checked, applied = run.results
     assert unchanged["diff"]["before"] == unchanged["diff"]["after"]
-    assert "revision" not in checked and checked["task_definition"]["container_definitions"][0]["image"].endswith("-full")
+    assert checked["task_definition"]["container_definitions"][0]["image"].endswith("-full")
+    # Check mode names the revision it would register, so that what uses it (a service) can be previewed.
+    assert (checked["revision"], checked["task_definition_arn"]) == (2, applied["task_definition_arn"])
     before, after = copy.deepcopy(checked["diff"]["before"]), copy.deepcopy(checked["diff"]["after"])
     added = {"name": "MLFLOW_SERVER_X_FRAME_OPTIONS", "value": "DENY"}
     assert added not in before["containerDefinitions"][0]["environment"]
@@ -252,9 +264,12 @@ def test_state_absent_deregisters_every_revision(aws, play, credentials_secret):
     assert active_revisions(aws) == []
     assert describe(aws, 2)[0]["status"] == "INACTIVE"
 
+    previewed = play(database_args(credentials_secret), check=True)
+    assert previewed.rc == 0 and previewed.result()["revision"] == 3, previewed.output
     back = play(database_args(credentials_secret))
     assert back.rc == 0 and back.recap["changed"] == 1, back.output
     assert back.result()["revision"] == 3  # revision numbers go on after deregistered ones
+    assert back.result()["task_definition_arn"] == previewed.result()["task_definition_arn"]
     assert active_revisions(aws) == [3]
 
 

@@ -82,6 +82,13 @@ def expect_latest(ecs, revision=None, definition=None, tags=None, family="mlflow
                          {"taskDefinition": arn(revision, family), "include": ["TAGS"]})
 
 
+def expect_deregistered(ecs, inactive=None, deleting=None, family="mlflow"):
+    """The lookups check mode makes for the number of the revision it would register."""
+    for status, revision in (("INACTIVE", inactive), ("DELETE_IN_PROGRESS", deleting)):
+        ecs.add_response("list_task_definitions", {"taskDefinitionArns": [arn(revision, family)] if revision else []},
+                         {"familyPrefix": family, "status": status, "sort": "DESC", "maxResults": 1})
+
+
 def expect_register(ecs, definition, revision, tags=None):
     params = copy.deepcopy(definition)
     if tags:
@@ -228,6 +235,7 @@ def test_bad_input_fails_before_any_api_call(ecs, changes, message):
 
 def test_missing_allowed_hosts_warns(ecs):
     expect_latest(ecs)
+    expect_deregistered(ecs, inactive=2)
     definition = desired(allowed_hosts=None)
     outcome = run(base_args(allowed_hosts=None), check_mode=True)
     assert not outcome.failed
@@ -290,13 +298,28 @@ def test_a_real_change_registers_one_revision_carrying_the_tags(ecs, changes):
 def test_check_mode_registers_nothing_and_says_what_would_be(ecs):
     old = desired()
     expect_latest(ecs, 4, old)
+    expect_deregistered(ecs)
     outcome = run(base_args(cpu=512, memory=1024), check_mode=True, diff=True)
     ecs.assert_no_pending_responses()  # the stubber would fail on a register call
     result = outcome.result
     assert result["changed"]
-    assert "task_definition_arn" not in result and "revision" not in result
+    assert (result["task_definition_arn"], result["revision"]) == (arn(5), 5)  # what the registration would make
     assert result["task_definition"]["cpu"] == "512"
     assert (result["diff"]["before"]["cpu"], result["diff"]["after"]["cpu"]) == ("1024", "512")
+
+
+@pytest.mark.parametrize("active, inactive, deleting, expected", [
+    (None, 2, None, 3),     # every revision deregistered
+    (4, 6, None, 7),        # the newest ones deregistered
+    (4, 2, 5, 6),           # one being deleted
+    (4, None, None, 5),
+])
+def test_check_mode_numbers_the_next_revision_after_every_earlier_one(ecs, active, inactive, deleting, expected):
+    expect_latest(ecs, active, desired(cpu=512, memory=1024) if active else None)
+    expect_deregistered(ecs, inactive, deleting)
+    outcome = run(base_args(), check_mode=True)
+    ecs.assert_no_pending_responses()
+    assert (outcome.result["changed"], outcome.result["task_definition_arn"], outcome.result["revision"]) == (True, arn(expected), expected)
 
 
 def test_tags_only_change_tags_the_latest_revision(ecs):
