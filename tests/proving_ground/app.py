@@ -81,9 +81,12 @@ class ProvingGround:
         from .ecs_task_outcomes import EcsTaskOutcomes
         from .moto_fixes import overlays as moto_fix_overlays
         from .sagemaker_mlflow import SageMakerMlflowOverlay
+        from .sagemaker_mlflow_data_plane import SageMakerMlflowDataPlane
 
+        sagemaker_mlflow = SageMakerMlflowOverlay(self.settings, self.latency)
         # EcsTaskOutcomes after the corrections: it works on RunTask's corrected answer.
-        return [SageMakerMlflowOverlay(self.settings, self.latency)] + moto_fix_overlays() + [EcsTaskOutcomes()]
+        return ([sagemaker_mlflow, SageMakerMlflowDataPlane(sagemaker_mlflow)] + moto_fix_overlays()
+                + [EcsTaskOutcomes()])
 
     # control API
     def _update_settings(self, body: dict):

@@ -96,6 +96,9 @@ class AwsRequest:
     params: dict = field(default_factory=dict)  # decoded body (JSON) or form/query parameters
     secure: bool = False  # came over TLS (the proving ground's HTTPS port): aws:SecureTransport
     source_ip: Optional[str] = None  # the client's address: aws:SourceIp
+    # The request target as it came on the wire (path and query, still percent-encoded), which a
+    # SigV4 signature covers; None when the server did not pass it on.
+    raw_uri: Optional[str] = None
 
     @property
     def protocol(self) -> str:
@@ -131,6 +134,7 @@ class AwsRequest:
             body=body,
             secure=environ.get("wsgi.url_scheme") == "https",
             source_ip=environ.get("REMOTE_ADDR"),
+            raw_uri=environ.get("RAW_URI") or environ.get("REQUEST_URI"),
         )
         request._identify()
         return request

@@ -46,6 +46,10 @@ Control routes (under ``/_proving_ground``)
     (until the next reset); ``GET /sagemaker/mlflow`` shows the store, for debugging.
 
 ``reset()`` forgets every server, App, tag, pointing and quota change.
+
+The MLflow calls of clients (the ``sagemaker-mlflow`` plugin, SigV4-signed, the ARN in a header) are
+answered by :mod:`sagemaker_mlflow_data_plane`, which relays them to the URL a resource is pointed at
+(:meth:`SageMakerMlflowOverlay.data_plane_target`).
 """
 
 from __future__ import annotations
@@ -117,6 +121,8 @@ _SETTLED_SERVER_STATUSES = frozenset({
 })
 _RUNNING_SERVER_STATUSES = frozenset({"Created", "Updated", "Started", "MaintenanceComplete"})
 _SETTLED_APP_STATUSES = frozenset({"Created", "Updated", "CreateFailed", "UpdateFailed", "DeleteFailed"})
+# App statuses in which it serves requests (by analogy with tracking servers: not documented).
+_SERVING_APP_STATUSES = frozenset({"Created", "Updated", "Updating"})
 
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
 _UPPER_ALNUM = string.ascii_uppercase + string.digits
@@ -689,6 +695,28 @@ class SageMakerMlflowOverlay:
         if start + size < len(tags):
             document["NextToken"] = _encode_token("ListTags", start + size)
         return document
+
+    # the data plane (see sagemaker_mlflow_data_plane.py)
+    def data_plane_target(self, arn: str) -> tuple:
+        """``(kind, status, serving, url)`` of the tracking server or App ``arn`` names: kind
+        ``tracking-server`` or ``app``, its status, whether it serves requests in that status, and
+        the URL of the local ``mlflow server`` it is pointed at (None when not pointed). Raises
+        ``AwsError("ResourceNotFound", ...)`` when there is no such resource."""
+        parts = arn.split(":", 5)
+        region = parts[3] if len(parts) == 6 else ""
+        with self._lock:
+            if ":mlflow-tracking-server/" in arn:
+                server = self._server_store(region).get(arn.split(":mlflow-tracking-server/", 1)[1])
+                if server is not None and server.arn == arn:
+                    return ("tracking-server", server.status, server.status in _ACTIVE_STATUSES,
+                            self._pointed_server_url(server))
+                raise AwsError("ResourceNotFound", f"Tracking Server with ARN {arn} does not exist.")
+            if ":mlflow-app/" in arn:
+                app = self._app_store(region).get(arn)
+                if app is not None:
+                    return ("app", app.status, app.status in _SERVING_APP_STATUSES, self._pointed_app_url(app))
+                raise AwsError("ResourceNotFound", f"MLflow App with ARN {arn} does not exist.")
+        raise AwsError("ResourceNotFound", f"{arn} is neither an MLflow tracking server nor an MLflow App.")
 
     # control routes
     def _route_tracking_server_url(self, body: dict):
