@@ -66,8 +66,11 @@ sanity: venv ## ansible-test sanity, offline, from a tree under build/ansible_co
 unit: venv ## Unit tests (no network, no servers)
 	$(PYTEST) tests/unit $(PYTEST_OPTS)
 
+# Two workers, each with its own proving ground and database servers (free ports): a test drives one
+# ansible-playbook at a time, about one core. A file stays on one worker (its fixtures build stacks step by step).
+INTEGRATION_WORKERS ?= 2
 integration: venv ## Integration tests against the proving ground and real database servers
-	$(PYTEST) tests/integration $(PYTEST_OPTS)
+	$(PYTEST) tests/integration -n $(INTEGRATION_WORKERS) --dist loadfile $(PYTEST_OPTS)
 
 e2e: venv ## End-to-end tests with a real MLflow server and client
 	$(PYTEST) tests/e2e $(PYTEST_OPTS)
@@ -75,10 +78,11 @@ e2e: venv ## End-to-end tests with a real MLflow server and client
 # The collection under test as build/molecule/collections/ansible_collections/mlops/mlflow (a link to this tree):
 # extensions/molecule/config.yml points ANSIBLE_COLLECTIONS_PATH there. The scenario starts and stops its own
 # proving ground; AWS_PROFILE and AWX's AWS_SECURITY_TOKEN would clash with its test credentials.
-molecule: venv ## Molecule scenario mlflow_aws_fargate (extensions/molecule) on a proving ground of its own, offline
+molecule: venv ## Molecule scenarios mlflow_aws_fargate and mlflow_sagemaker (extensions/molecule), each on a proving ground of its own, offline
 	@mkdir -p build/molecule/collections/ansible_collections/mlops
 	@ln -sfn ../../../../.. build/molecule/collections/ansible_collections/mlops/mlflow
 	env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SECURITY_TOKEN $(BIN)/molecule test -s mlflow_aws_fargate
+	env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SECURITY_TOKEN $(BIN)/molecule test -s mlflow_sagemaker
 
 test: unit lint sanity integration e2e molecule ## Everything CI runs
 
