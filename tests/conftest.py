@@ -80,3 +80,70 @@ class AwsTestAccount:
         env.update(self.environment)
         env.update(extra)
         return env
+
+
+# --------------------------------------------------------------------------------------------------
+# GCP: the emulator of tests/gcp_emulator, reached through its TLS-terminating HTTPS proxy
+# --------------------------------------------------------------------------------------------------
+GCP_DEFAULT_SETTINGS = {"operation_delay": 0.0, "strict": True, "fail_next_revision": {}}
+# What child_environment() drops from os.environ before adding the emulator's environment: anything
+# that could point a Google client (or the proxy settings) elsewhere, and the AWS side's variables.
+_GCP_DROPPED_PREFIXES = ("GCP_", "GOOGLE_", "CLOUDSDK_", "AWS_", "BOTO_")
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "no_proxy", "all_proxy"}
+
+
+@pytest.fixture(scope="session")
+def gcp_emulator(tmp_path_factory):
+    """The GCP emulator, one per test session, on a free loopback port (see tests/gcp_emulator)."""
+    from gcp_emulator.server import launch as launch_gcp
+
+    running = launch_gcp(tmp_path_factory.mktemp("gcp_emulator"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def gcp(gcp_emulator):
+    """The GCP emulator, emptied and with default settings, for one test.
+
+    ``gcp.environment`` (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, GCP_PROJECT, GCP_AUTH_KIND,
+    GCP_ACCESS_TOKEN), ``gcp.project`` / ``gcp.project_number`` / ``gcp.region``, ``gcp.control``
+    (reset, configure, requests(), mutating_requests()), ``gcp.child_environment(**extra)`` for
+    ansible-playbook, ``gcp.session()`` for direct API calls.
+    """
+    control = gcp_emulator.client
+    control.configure(**GCP_DEFAULT_SETTINGS)
+    control.reset()
+    yield GcpTestProject(gcp_emulator)
+
+
+class GcpTestProject:
+    def __init__(self, running):
+        self.running = running
+        self.environment = running.environment
+        self.project = running.project
+        self.project_number = running.project_number
+        self.region = "europe-west1"
+        self.control = running.client
+        self.proxy_url = running.proxy_url
+        self.ca_bundle = running.ca_bundle
+        self.trust_bundle = running.trust_bundle
+
+    def child_environment(self, **extra) -> dict:
+        """os.environ without GCP_*/GOOGLE_*/proxy/AWS variables, plus the emulator's environment."""
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(_GCP_DROPPED_PREFIXES) and key.lower() not in _PROXY_VARIABLES}
+        env.update(self.environment)
+        env.update(extra)
+        return env
+
+    def session(self):
+        """A requests.Session through the emulator's proxy, trusting its CA, with the fake token."""
+        import requests
+
+        session = requests.Session()
+        session.trust_env = False  # only what is set here: no proxy or CA from this process's environment
+        session.proxies = {"https": self.proxy_url}
+        session.verify = self.trust_bundle
+        session.headers["Authorization"] = "Bearer " + self.environment["GCP_ACCESS_TOKEN"]
+        return session
