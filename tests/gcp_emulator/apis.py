@@ -402,7 +402,13 @@ class Run(Behaviour):
         template_changed = before is None or before.get("template") != service["template"] or call.flag(
             "forceNewRevision")
         service["_ready_at"] = Operation.deadline(self.em)
-        service["_previous_ready"] = before.get("latestReadyRevision") if before else None
+        # The revision serving before this change: the one that last became ready.
+        if before is None:
+            service["_previous_ready"] = None
+        elif before.get("_failed") or now() < before.get("_ready_at", 0):
+            service["_previous_ready"] = before.get("_previous_ready")
+        else:
+            service["_previous_ready"] = before.get("latestCreatedRevision")
         if before is not None and before.get("_failed") and not template_changed:
             service["_failed"] = before["_failed"]
         if template_changed:
@@ -623,6 +629,8 @@ class Iap(Behaviour):
         body.pop("name", None)
         current = self.em.resources.get(key + ":iapSettings", {})
         mask = call.arg("updateMask")
+        if mask:  # IAP's mask paths start at the request (``iapSettings.accessSettings...``)
+            mask = ",".join(re.sub(r"^iap_?[sS]ettings\.", "", part.strip()) for part in mask.split(","))
         updated = apply_mask(copy.deepcopy(current), body, mask) if mask else body
         self.em.put(key + ":iapSettings", updated)
         return 200, dict(copy.deepcopy(updated), name=call.params["name"])
