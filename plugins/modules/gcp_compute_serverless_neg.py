@@ -180,7 +180,7 @@ def differences(params, group):
     """The managed fields that differ; description only when it is set. cloudRun is compared whole (unset parts must be unset)."""
     wanted = desired(params)
     found = comparable(group)
-    paths = [path for path in managed_diff(dict(wanted, cloudRun=None), found)[0]]
+    paths = list(managed_diff(dict(wanted, cloudRun=None), found)[0])
     if wanted["cloudRun"] != found["cloudRun"]:
         paths.append("cloudRun")
     return paths
