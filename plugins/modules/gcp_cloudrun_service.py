@@ -668,7 +668,9 @@ def ensure_present(module, client, name):
     final = current
     if changed:
         body = service_body(params, current)
-        final = dict(body, name=name)
+        # In check mode: what would be sent, with what only Cloud Run knows (uri, revisions) as it is now.
+        final = dict(current or {}, **body)
+        final["name"] = name
         if not module.check_mode:
             try:
                 if current is None:

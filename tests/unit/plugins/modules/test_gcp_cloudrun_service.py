@@ -94,6 +94,16 @@ def test_update_replaces_the_service_with_the_fields_it_does_not_manage(google):
     assert outcome.result["diff"]["after"]["labels"] == {"team": "ml"}
 
 
+def test_check_mode_update_changes_nothing_and_keeps_the_uri(google):
+    assert not run(FULL).failed
+    google.requests.clear()
+    outcome = run(dict(FULL, image="example/mlflow:v3.19.0"), check_mode=True)
+    assert outcome.result["changed"] and outcome.result["changed_fields"] == ["template.containers"]
+    assert outcome.result["uri"] == "https://mlflow-abcdefghij-ew.a.run.app"
+    assert outcome.result["service"]["template"]["containers"][0]["image"] == "example/mlflow:v3.19.0"
+    assert google.mutating() == []
+
+
 def test_labels_kept_without_purge(google):
     assert not run(FULL).failed
     outcome = run(dict(FULL, labels={"team": "ml"}, purge_labels=False))
