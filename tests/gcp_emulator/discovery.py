@@ -36,6 +36,10 @@ DOCUMENTS = Path(googleapiclient.__file__).resolve().parent / "discovery_cache" 
 # API name -> (discovery document, error style). "oneplatform" APIs word validation errors as
 # ESF does for proto-backed APIs (snake_case paths, `status`); the older "apiary" APIs (compute,
 # storage, Cloud SQL v1beta4) add the legacy `errors: [{reason, message}]` list.
+# Cloud Storage's JSON API is the one that ignores fields it does not know (google.cloud's
+# gcp_storage_bucket sends `project` and `predefinedDefaultObjectAcl` in the body, and the real API
+# takes it); the others refuse them.
+LENIENT_APIS = {"storage"}
 APIS = {
     "run": ("run.v2", "oneplatform"),
     "iap": ("iap.v1", "oneplatform"),
@@ -217,7 +221,7 @@ class Validator:
                 elif extra is not None:
                     self._check(extra, item, f"{where}[{key}]", found, method_id, response)
                     continue
-                elif key.startswith("@type") or (response and key == "@type"):
+                elif key.startswith("@type") or (self.api.name in LENIENT_APIS and not response):
                     continue
                 else:
                     at = f" at '{where}'" if where else ""
@@ -273,7 +277,9 @@ class Validator:
                 found.append(self._type_error(where, value, "TYPE_" + (schema.get("format") or "int32").upper()))
             return
         if kind == "number":
-            if isinstance(value, bool) or not (isinstance(value, (int, float)) or value in ("NaN", "Infinity", "-Infinity")):
+            # proto JSON takes numbers as JSON numbers or as strings ("1", "0.5", "NaN")
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) or (
+                    isinstance(value, str) and re.fullmatch(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity", value))):
                 found.append(self._type_error(where, value, "TYPE_" + (schema.get("format") or "double").upper()))
             return
         if kind == "boolean":
@@ -303,7 +309,7 @@ class Validator:
 
 
 def strip_read_only(api: Api, schema_name: Optional[str], value):
-    """``value`` without the fields the schema marks output only: the real APIs ignore them on input."""
+    """``value`` without output-only fields (and unknown ones a lenient API accepted): ignored on input."""
     if schema_name is None:
         return value
     return _strip(api, {"$ref": schema_name}, value)
@@ -320,8 +326,9 @@ def _strip(api: Api, schema: dict, value):
             spec = properties.get(name)
             if spec is None:
                 extra = schema.get("additionalProperties")
-                result[key] = _strip(api, extra, item) if extra else item
-                continue
+                if extra:
+                    result[key] = _strip(api, extra, item)
+                continue  # an unknown field a lenient API accepted: ignored, as it ignores it
             if spec.get("readOnly"):
                 continue
             result[name] = _strip(api, spec, item)
