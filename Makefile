@@ -15,6 +15,8 @@ TARBALL := dist/mlops-mlflow-$(VERSION).tar.gz
 COLLECTIONS_ROOT := build/ansible_collections
 SANITY_TREE := $(COLLECTIONS_ROOT)/mlops/mlflow
 MLOPS_AWS_PORT ?= 5100
+# The GCP emulator's HTTPS proxy (and control API) port
+MLOPS_GCP_PORT ?= 5110
 # Initial settings of the proving ground, e.g. '{"latency_scale": 0.01, "fault_rate": 0.1}'
 MLOPS_AWS_SETTINGS ?= {}
 # make demo: where MLflow's UI listens (127.0.0.1) and where the demo keeps its state and logs
@@ -98,12 +100,14 @@ demo-sagemaker: venv ## The SageMaker MLflow demo: a tracking server through the
 bench: venv ## Time mlflow_aws_fargate on the proving ground; writes docs/benchmarks.md and .json
 	cd tests && $(BIN)/python -m bench.fargate
 
-emulators: venv ## Start the proving ground in the background and print what to export
+emulators: venv ## Start the AWS proving ground and the GCP emulator in the background and print what to export
 	@cd tests && $(BIN)/python -m proving_ground start --state-dir $(CURDIR)/.proving_ground --port $(MLOPS_AWS_PORT) \
 		--settings '$(MLOPS_AWS_SETTINGS)'
+	@cd tests && $(BIN)/python -m gcp_emulator start --state-dir $(CURDIR)/.gcp_emulator --port $(MLOPS_GCP_PORT)
 
-emulators-down: ## Stop the proving ground
+emulators-down: ## Stop the AWS proving ground and the GCP emulator
 	@if test -x $(BIN)/python; then cd tests && $(BIN)/python -m proving_ground stop --state-dir $(CURDIR)/.proving_ground; fi
+	@if test -x $(BIN)/python; then cd tests && $(BIN)/python -m gcp_emulator stop --state-dir $(CURDIR)/.gcp_emulator; fi
 
 clean: emulators-down ## Remove build output (keeps .venv)
 	rm -rf build dist tests/output .pytest_cache
