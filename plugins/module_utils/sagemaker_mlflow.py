@@ -135,6 +135,30 @@ def client(module):
     return module.client("sagemaker", retry_decorator=AWSRetry.jittered_backoff())
 
 
+# IAM is eventually consistent: for some seconds after CreateRole or PutRolePolicy, SageMaker may refuse a role it
+# cannot assume yet (ValidationException naming the role). The AWS provider of Terraform retries the same way.
+ROLE_PROPAGATION_SECONDS = 90
+ROLE_NOT_READY = re.compile(r"assume|role.*(not (valid|authorized|found)|does not exist)", re.IGNORECASE)
+
+
+def create_when_role_is_ready(create, role_arn, timeout=ROLE_PROPAGATION_SECONDS, sleep=None, clock=None):
+    """create(), retried while SageMaker refuses role_arn as not (yet) usable, for up to timeout seconds."""
+    sleep, clock = sleep or time.sleep, clock or time.monotonic
+    deadline = clock() + timeout
+    delay = 2
+    while True:
+        try:
+            return create()
+        except botocore.exceptions.ClientError as error:
+            message = error.response.get("Error", {}).get("Message", "")
+            retry = (error.response.get("Error", {}).get("Code") == "ValidationException" and role_arn and role_arn in message
+                     and ROLE_NOT_READY.search(message) and clock() + delay < deadline)
+            if not retry:
+                raise
+        sleep(delay)
+        delay = min(delay * 2, 16)
+
+
 # --- waiting -----------------------------------------------------------------------------------------------------------------
 
 

@@ -371,7 +371,9 @@ def ensure_present(module, sagemaker):
         try:
             for action, detail in steps:
                 if action == "create":
-                    arn = sagemaker.create_mlflow_app(aws_retry=True, **create_arguments(params, tags))["Arn"]
+                    arn = common.create_when_role_is_ready(
+                        lambda: sagemaker.create_mlflow_app(aws_retry=True, **create_arguments(params, tags)),
+                        params["role_arn"])["Arn"]
                 elif action == "update":
                     sagemaker.update_mlflow_app(aws_retry=True, **update_arguments(arn, params, detail))
                 else:

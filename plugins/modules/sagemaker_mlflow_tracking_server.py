@@ -31,9 +31,9 @@ options:
         stopped, a running one running.
       - V(started) does the same and starts the server when it is stopped.
       - V(stopped) does the same and stops the server when it runs (a stopped server costs nothing, and keeps its data).
-        Settings change only on a running server. A stopped one that differs from the options is started, updated and
-        stopped again only with O(state=started) followed by O(state=stopped); with O(state=stopped) or O(state=present)
-        the module fails and says so.
+        SageMaker changes settings only on a running server: with O(state=stopped) or O(state=present), a stopped server
+        whose settings differ is started, updated and stopped again (this needs O(wait=true), since each step waits
+        for the one before).
       - V(absent) deletes the server and, with it, the experiments in its backend store (the artifacts in S3 stay).
     type: str
     choices: [present, absent, started, stopped]
@@ -316,7 +316,13 @@ def create_arguments(params, tags):
 
 
 def is_running(server):
-    return bool(server) and server.get(STATUS) in common.SERVER_RUNNING
+    """Whether the server serves requests. SageMaker says so in IsActive, also after a failed update, stop or maintenance,
+    where the status alone (UpdateFailed, StopFailed, MaintenanceFailed) does not tell."""
+    if not server:
+        return False
+    if server.get("IsActive") is not None:
+        return server["IsActive"] == "Active"
+    return server.get(STATUS) in common.SERVER_RUNNING
 
 
 def plan(server, params, current_tags):
@@ -341,18 +347,18 @@ def plan(server, params, current_tags):
             raise common.InvalidInput(common.refusal("Tracking server", name, immutable, "the MLflow database SageMaker runs for the server"))
         # A server being created, updated or started runs once SageMaker is done (wait=false only: else it is settled here).
         running = is_running(server) or status in ("Creating", "Updating", "Starting")
-        if state == "started" and not running:
+        # SageMaker changes the settings of a running server only: a stopped one is started for the update and, unless
+        # state=started, stopped again.
+        stop_after_update = bool(mutable) and not running and state != "started"
+        if not running and (state == "started" or mutable):
             steps.append(("start", None))
+            running = True
         if mutable:
-            common.check(running or state == "started",
-                         "Tracking server {0} is {1}, and SageMaker changes the settings of a running server only ({2} differ). "
-                         "Run with state=started to start and update it, then with state=stopped if it should stay stopped.".format(
-                             name, status, ", ".join(mutable)))
             steps.append(("update", mutable))
         to_set, to_unset = common.tag_changes(current_tags, params["tags"], params["purge_tags"])
         if to_set or to_unset:
             steps.append(("tag", (to_set, to_unset)))
-        if state == "stopped" and running:
+        if (state == "stopped" or stop_after_update) and running:
             steps.append(("stop", None))
     long_steps = [action for action, detail in steps if action != "tag"]
     common.check(params["wait"] or len(long_steps) <= 1,
@@ -382,10 +388,12 @@ def planned(server, params, tags):
     for option, member in MUTABLE + IMMUTABLE:
         if params[option] is not None and (server is None or option not in dict(IMMUTABLE)):
             result[member] = params[option]
+    if server is None:
+        result["IsActive"] = "Active"
     if params["state"] == "started" and not is_running(result):
-        result[STATUS] = "Started"
+        result.update({STATUS: "Started", "IsActive": "Active"})
     elif params["state"] == "stopped":
-        result[STATUS] = "Stopped"
+        result.update({STATUS: "Stopped", "IsActive": "Inactive"})
     return result
 
 
@@ -417,7 +425,9 @@ def run_steps(module, sagemaker, steps, tags):
     arn = None
     for action, detail in steps:
         if action == "create":
-            arn = sagemaker.create_mlflow_tracking_server(aws_retry=True, **create_arguments(params, tags))["TrackingServerArn"]
+            arn = common.create_when_role_is_ready(
+                lambda: sagemaker.create_mlflow_tracking_server(aws_retry=True, **create_arguments(params, tags)),
+                params["role_arn"])["TrackingServerArn"]
         elif action == "start":
             sagemaker.start_mlflow_tracking_server(aws_retry=True, TrackingServerName=name)
         elif action == "update":
@@ -484,7 +494,9 @@ def ensure_absent(module, sagemaker):
                     module.fail_json(msg="Tracking server {0} is {1}, and SageMaker deletes a server only once that is over. Run again later, "
                                          "or with wait=true.".format(name, status))
                 if not module.check_mode:
-                    server = waiter(module, sagemaker, accept_failed=True)() or server
+                    server = waiter(module, sagemaker, accept_failed=True)()
+                    if server is None:  # it was being deleted meanwhile: nothing left to delete
+                        actions = []
         if actions and not module.check_mode:
             sagemaker.delete_mlflow_tracking_server(aws_retry=True, TrackingServerName=name)
         if server is not None and params["wait"] and not module.check_mode:

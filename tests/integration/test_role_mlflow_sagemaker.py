@@ -250,9 +250,18 @@ class TestTrackingServerLifecycle:
         assert outputs(stopped)["tracking_server_status"] == "Stopped"
         again = lifecycle.run(mlflow_sagemaker_running=False)
         assert again.rc == 0 and again.recap["changed"] == 0, report(again)
+        # SageMaker updates running servers only: a stopped one is started, updated and stopped again.
+        resized = lifecycle.run(mlflow_sagemaker_running=False, mlflow_sagemaker_tracking_server_size="Medium")
+        assert resized.rc == 0, report(resized)
+        lifecycle_calls = [operation for service, operation in resized.mutations if "MlflowTrackingServer" in operation]
+        assert lifecycle_calls == ["StartMlflowTrackingServer", "UpdateMlflowTrackingServer", "StopMlflowTrackingServer"]
+        described = server(account, self.NAME)
+        assert described["TrackingServerStatus"] == "Stopped" and described["TrackingServerSize"] == "Medium"
+        lifecycle.variables["mlflow_sagemaker_tracking_server_size"] = "Medium"
         started = lifecycle.run()
         assert started.rc == 0, report(started)
         assert ("sagemaker", "StartMlflowTrackingServer") in started.mutations
+        assert ("sagemaker", "UpdateMlflowTrackingServer") not in started.mutations
         assert server(account, self.NAME)["IsActive"] == "Active"
 
     def test_a_new_mlflow_version_is_refused_before_any_change(self, account, lifecycle):
@@ -385,6 +394,17 @@ def test_environments_are_created_concurrently(account, workdir):
     assert found["tracking_server_name"] == "multi-staging"
     again = stack.run()
     assert again.rc == 0 and again.recap["changed"] == 0 and again.mutations == [], report(again)
+    # Removal while SageMaker is still updating one of them: that one is waited for, then deleted.
+    control.configure(latency_scale=1.0, latency_overrides={"sagemaker:UpdateMlflowTrackingServer": 4})
+    try:
+        account.client("sagemaker").update_mlflow_tracking_server(TrackingServerName="multi-prod",
+                                                                  WeeklyMaintenanceWindowStart="Sun:02:00")
+        assert server(account, "multi-prod")["TrackingServerStatus"] == "Updating"
+        removed = stack.run(mlflow_sagemaker_state="absent", mlflow_sagemaker_confirm_deletion=True)
+    finally:
+        control.configure(latency_scale=0.0, latency_overrides={})
+    assert removed.rc == 0, report(removed)
+    assert not server_exists(account, "multi-prod") and not server_exists(account, "multi-staging")
 
 
 # --- Serverless MLflow App -------------------------------------------------------------------------------------------

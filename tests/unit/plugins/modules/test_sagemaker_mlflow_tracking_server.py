@@ -26,11 +26,17 @@ def params(**changes):
         return harness.validated_params(module)
 
 
+# IsActive as SageMaker reports it: a server serves while it is created, updated, started, or after an update, stop or
+# maintenance that failed (it goes on running).
+ACTIVE_STATUSES = ("Created", "Updated", "Started", "Updating", "MaintenanceComplete", "UpdateFailed", "StopFailed", "MaintenanceFailed")
+
+
 def server(status="Created", **changes):
     """A tracking server as DescribeMlflowTrackingServer answers."""
     described = {
         "TrackingServerArn": ARN, "TrackingServerName": "team-a", "ArtifactStoreUri": STORE, "TrackingServerSize": "Small",
-        "MlflowVersion": "3.0.0", "RoleArn": ROLE, "TrackingServerStatus": status, "IsActive": "Active",
+        "MlflowVersion": "3.0.0", "RoleArn": ROLE, "TrackingServerStatus": status,
+        "IsActive": "Active" if status in ACTIVE_STATUSES else "Inactive",
         "TrackingServerUrl": "https://t-abcdefghijkl.us-east-1.experiments.sagemaker.aws", "WeeklyMaintenanceWindowStart": "Tue:03:30",
         "AutomaticModelRegistration": False, "CreationTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
         "S3BucketOwnerAccountId": ACCOUNT, "S3BucketOwnerVerification": True,
@@ -99,6 +105,9 @@ def test_version_and_role_changes_are_refused(changes, differing):
     ("Created", "stopped", {"size": "Large"}, ["update", "stop"]),
     ("Stopped", "started", {"size": "Large"}, ["start", "update"]),
     ("Stopped", "started", {}, ["start"]),
+    # SageMaker updates running servers only: a stopped one is started for the update and stopped again.
+    ("Stopped", "present", {"size": "Large"}, ["start", "update", "stop"]),
+    ("Stopped", "stopped", {"size": "Large"}, ["start", "update", "stop"]),
     ("Updated", "stopped", {}, ["stop"]),
     ("StartFailed", "started", {}, ["start"]),
     ("MaintenanceComplete", "present", {"size": "Medium"}, ["update"]),
@@ -109,8 +118,8 @@ def test_plans(status, state, changes, expected):
 
 
 @pytest.mark.parametrize("status, state, changes, message", [
-    ("Stopped", "present", {"size": "Large"}, "is Stopped, and SageMaker changes the settings of a running server only (size differ)"),
-    ("Stopped", "stopped", {"size": "Large"}, "Run with state=started to start and update it"),
+    ("Stopped", "present", {"size": "Large", "wait": False}, "needs start, then update, then stop, one after the other: that needs wait=true"),
+    ("Stopped", "stopped", {"size": "Large", "wait": False}, "needs start, then update, then stop"),
     ("CreateFailed", "present", {}, "is CreateFailed: SageMaker could not create it, and it can only be deleted"),
     ("Created", "stopped", {"size": "Large", "wait": False}, "needs update, then stop, one after the other: that needs wait=true"),
     (None, "stopped", {"wait": False}, "needs create, then stop"),
@@ -250,3 +259,10 @@ def test_info_describes_with_tags_and_a_presigned_url(sagemaker):
     assert not outcome.failed and not outcome.result["changed"]
     assert outcome.result["presigned_url"] == "https://t-x/auth?authToken=t"
     assert outcome.result["tracking_servers"][0]["tags"] == {"team": "a"}
+
+
+@pytest.mark.parametrize("status", ["UpdateFailed", "StopFailed", "MaintenanceFailed"])
+def test_a_server_that_goes_on_running_after_a_failure_is_not_started_again(status):
+    assert module.plan(server(status=status), params(state="started"), {}) == []
+    assert module.plan(server(status=status), params(state="stopped"), {}) == [("stop", None)]
+    assert module.comparable(server(status=status), {})["running"] is True

@@ -143,3 +143,55 @@ def test_the_refusal_explains_why_and_how_to_migrate():
     assert "would lose the experiments" in message and "mlflow-export-import" in message and "state=absent" in message
     app = common.refusal("MLflow App", "a", [("role_arn", "r1", "r2"), ("kms_key_id", None, "k")], "its database")
     assert "has role_arn r1 and kms_key_id (none)" in app and "an existing MLflow App" in app and "role_arn or kms_key_id" in app
+
+
+# --- creation while IAM propagates a new role ------------------------------------------------------------------------------
+
+ROLE = "arn:aws:iam::123456789012:role/team-a-mlflow"
+
+
+def refusal(code, message):
+    import botocore.exceptions
+    return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": message}}, "CreateMlflowTrackingServer")
+
+
+def creator(*outcomes):
+    """create() raising each exception in turn, then answering {'Arn': 'x'}."""
+    remaining = list(outcomes)
+    calls = []
+
+    def create():
+        calls.append(1)
+        if remaining:
+            raise remaining.pop(0)
+        return {"Arn": "x"}
+    create.calls = calls
+    return create
+
+
+def test_creation_is_retried_while_sagemaker_cannot_assume_a_new_role():
+    clock = harness.FakeClock()
+    create = creator(refusal("ValidationException", "Could not assume role {0}".format(ROLE)),
+                     refusal("ValidationException", "Could not assume role {0}".format(ROLE)))
+    assert common.create_when_role_is_ready(create, ROLE, sleep=clock.sleep, clock=clock.clock) == {"Arn": "x"}
+    assert len(create.calls) == 3 and clock.now == 2 + 4
+
+
+@pytest.mark.parametrize("error", [
+    refusal("ValidationException", "Value 'Huge' at 'trackingServerSize' failed to satisfy constraint"),
+    refusal("ResourceLimitExceeded", "Could not assume role {0}".format(ROLE)),
+    refusal("ValidationException", "Could not assume role arn:aws:iam::123456789012:role/someone-else"),
+])
+def test_other_refusals_are_not_retried(error):
+    create = creator(error)
+    with pytest.raises(type(error)):
+        common.create_when_role_is_ready(create, ROLE, sleep=lambda seconds: None)
+    assert len(create.calls) == 1
+
+
+def test_a_role_that_never_becomes_usable_fails_after_the_timeout():
+    clock = harness.FakeClock()
+    create = creator(*[refusal("ValidationException", "Could not assume role {0}".format(ROLE))] * 50)
+    with pytest.raises(Exception, match="Could not assume role"):
+        common.create_when_role_is_ready(create, ROLE, timeout=90, sleep=clock.sleep, clock=clock.clock)
+    assert clock.now <= 90
