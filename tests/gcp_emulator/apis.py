@@ -418,11 +418,11 @@ class Run(Behaviour):
             service["latestCreatedRevision"] = service["name"] + "/revisions/" + revision
             failures = self.em.settings["fail_next_revision"]
             service_id = service["name"].rsplit("/", 1)[1]
-            service["_failed"] = failures.get(service_id) or failures.get("*")
-            if call.flag("validateOnly"):
-                service["_failed"] = None
-            elif service["_failed"]:
-                failures.pop(service_id, None) if service_id in failures else failures.pop("*", None)
+            hook = service_id if service_id in failures else "*" if "*" in failures else None
+            # validateOnly makes no revision, so it does not use up the failure
+            service["_failed"] = failures.get(hook) if hook and not call.flag("validateOnly") else None
+            if service["_failed"]:
+                del failures[hook]  # once: the revision after it succeeds
             service["_new_revision"] = revision
         else:
             service["_new_revision"] = None
@@ -445,8 +445,8 @@ class Run(Behaviour):
                                            f"{resource['_failed']}"}
         metadata = self.render(call, key, resource)
         op = self.lro.start(f"{location}/operations/{op_id}", rendered, metadata=metadata, error=error, store=stored)
-        if stored:
-            op["_ready_at"] = resource.get("_ready_at", op["_ready_at"]) if verb != "delete" else op["_ready_at"]
+        if verb != "delete":  # the operation ends when the service's new generation is ready
+            op["_ready_at"] = resource.get("_ready_at", op["_ready_at"])
         return 200, self.lro.render(op)
 
     def _store_revision(self, key: str, service: dict) -> None:
@@ -600,7 +600,8 @@ class Iap(Behaviour):
         run = re.fullmatch(r"cloud_run-([a-z0-9-]+)(?:/services/([^/]+))?", rest)
         compute = re.fullmatch(r"compute(?:-([a-z0-9-]+))?(?:/services/([^/]+))?", rest)
         if run and run.group(2):
-            key = self.em.key("run", f"v2/projects/{self.em.project_id}/locations/{run.group(1)}/services/{run.group(2)}")
+            key = self.em.key("run", f"v2/projects/{self.em.project_id}/locations/{run.group(1)}"
+                                     f"/services/{run.group(2)}")
             if key not in self.em.resources:
                 raise not_found(f"Cloud Run service {run.group(2)} in {run.group(1)} was not found "
                                 f"(IAP resource {resource}).")
@@ -781,7 +782,6 @@ class Compute(Behaviour):
                                 f"{int(random_digits(3)) % 250 + 1}")
             resource.setdefault("addressType", "EXTERNAL")
             resource.setdefault("networkTier", "PREMIUM")
-            resource["status"] = "IN_USE" if self._users(resource["selfLink"], by_address=resource["address"]) else "RESERVED"
         elif collection == "regionNetworkEndpointGroups":
             if resource.get("cloudRun") or resource.get("appEngine") or resource.get("cloudFunction"):
                 resource.setdefault("networkEndpointType", "SERVERLESS")
@@ -835,7 +835,8 @@ class Compute(Behaviour):
 
     @staticmethod
     def _serverless(resource: dict) -> bool:
-        return any("/networkEndpointGroups/" in (backend.get("group") or "") for backend in resource.get("backends", []))
+        return any("/networkEndpointGroups/" in (backend.get("group") or "")
+                   for backend in resource.get("backends", []))
 
     @staticmethod
     def _describe_certificate(resource: dict) -> None:
@@ -865,7 +866,7 @@ class Compute(Behaviour):
         return users
 
     def before_delete(self, call: Call, key: str, resource: dict) -> None:
-        users = self._users(resource["selfLink"])
+        users = self._users(resource["selfLink"], by_address=resource.get("address"))
         if users:
             kind = snake(call.method.collection.split(".")[1]).rstrip("s")
             raise ApiError(400, f"The {kind} resource '{self._resource_path(key)}' is already being used by "
@@ -891,7 +892,13 @@ class Compute(Behaviour):
     def render(self, call, key: str, resource: dict) -> dict:
         if "/operations/" in key:
             return self.render_operation(resource)
-        return public(resource)
+        document = public(resource)
+        if document.get("kind") == "compute#address":
+            users = self._users(resource["selfLink"], by_address=resource["address"])
+            document["status"] = "IN_USE" if users else "RESERVED"
+            if users:
+                document["users"] = users
+        return document
 
     @staticmethod
     def render_operation(op: dict) -> dict:
@@ -976,7 +983,8 @@ class SqlAdmin(Behaviour):
         return body["name"]
 
     def _instance(self, call: Call) -> tuple:
-        key = self.em.key("sqladmin", f"sql/v1beta4/projects/{call.params['project']}/instances/{call.params['instance']}")
+        path = f"sql/v1beta4/projects/{call.params['project']}/instances/{call.params['instance']}"
+        key = self.em.key("sqladmin", path)
         instance = self.em.get(key)
         if instance is None:
             raise self.missing(call, key)
@@ -1010,7 +1018,8 @@ class SqlAdmin(Behaviour):
         ip.setdefault("authorizedNetworks", [])
         addresses = []
         if ip.get("ipv4Enabled"):
-            addresses.append({"type": "PRIMARY", "ipAddress": f"34.{random_digits(2)}.{random_digits(2)}.{random_digits(2)}"})
+            addresses.append({"type": "PRIMARY",
+                              "ipAddress": f"34.{random_digits(2)}.{random_digits(2)}.{random_digits(2)}"})
         if ip.get("privateNetwork"):
             addresses.append({"type": "PRIVATE", "ipAddress": f"10.{random_digits(2)}.0.{random_digits(1)}"})
         created = rfc3339(digits=3)
@@ -1019,7 +1028,8 @@ class SqlAdmin(Behaviour):
             instanceType=instance.get("instanceType", "CLOUD_SQL_INSTANCE"),
             connectionName=f"{project}:{region}:{rid}", gceZone=f"{region}-b", ipAddresses=addresses,
             selfLink=f"{SQL_ROOT}projects/{project}/instances/{rid}", createTime=created,
-            serviceAccountEmailAddress=f"p{self.em.project_number}-{random_letters(6)}@gcp-sa-cloud-sql.iam.gserviceaccount.com",
+            serviceAccountEmailAddress=(f"p{self.em.project_number}-{random_letters(6)}"
+                                        "@gcp-sa-cloud-sql.iam.gserviceaccount.com"),
             databaseInstalledVersion=version + ("_4" if version.startswith("POSTGRES") else ".40"),
             maintenanceVersion=version + "_R20261101.00_00",
             serverCaCert={"kind": "sql#sslCert", "certSerialNumber": "0", "commonName":
@@ -1121,7 +1131,8 @@ class SqlAdmin(Behaviour):
         return 200, self.render_operation(op)
 
     def list_document(self, call: Call, items: list) -> dict:
-        kind = {"sql.instances.list": "sql#instancesList", "sql.databases.list": "sql#databasesList"}.get(call.method.id)
+        kind = {"sql.instances.list": "sql#instancesList",
+                "sql.databases.list": "sql#databasesList"}.get(call.method.id)
         document = {"kind": kind} if kind else {}
         if items:
             document["items"] = items
@@ -1296,12 +1307,11 @@ class Storage(Behaviour):
         stored = self.em.policies.get(key)
         if stored:
             return copy.deepcopy(stored)
-        number = self.em.project_number
+        project = self.em.project_id
         return {"kind": "storage#policy", "resourceId": f"projects/_/buckets/{bucket}", "version": 1, "etag": "CAE=",
                 "bindings": [{"role": "roles/storage.legacyBucketOwner",
-                              "members": [f"projectEditor:{self.em.project_id}", f"projectOwner:{self.em.project_id}"]},
-                             {"role": "roles/storage.legacyBucketReader", "members": [f"projectViewer:{self.em.project_id}"]}]
-                if number else []}
+                              "members": [f"projectEditor:{project}", f"projectOwner:{project}"]},
+                             {"role": "roles/storage.legacyBucketReader", "members": [f"projectViewer:{project}"]}]}
 
     def get_policy(self, call: Call) -> tuple:
         key, _ = self.lookup(call)
@@ -1317,7 +1327,7 @@ class Storage(Behaviour):
             for member in binding.get("members", []):
                 if not re.match(r"^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|projectOwner|"
                                 r"projectEditor|projectViewer|principal|principalSet):.+)$", member):
-                    raise invalid(f"Invalid argument.", "invalid")
+                    raise invalid("Invalid argument.", "invalid")
         version = base64.b64decode(current["etag"])[-1] + 1
         body.update(kind="storage#policy", resourceId=current["resourceId"], version=body.get("version", 1),
                     etag=base64.b64encode(bytes([8, version])).decode())
@@ -1448,8 +1458,8 @@ class SecretManager(Behaviour):
             raise ApiError(400, f"Secret Version [{version['name']}] is in {version['state']} state.",
                            "FAILED_PRECONDITION")
         raw = base64.b64decode(version["_data"])
-        return 200, {"name": version["name"], "payload": {"data": version["_data"],
-                                                         "dataCrc32c": str(zlib.crc32(raw) & 0xFFFFFFFF)}}
+        payload = {"data": version["_data"], "dataCrc32c": str(zlib.crc32(raw) & 0xFFFFFFFF)}
+        return 200, {"name": version["name"], "payload": payload}
 
     def version_list(self, call: Call) -> tuple:
         key, _ = self._secret(call, call.params["parent"])
@@ -1522,7 +1532,7 @@ class Iam(Behaviour):
         return f"iam:missing/{name}"
 
     def missing(self, call: Call, key: str) -> ApiError:
-        return not_found(f"Unknown service account", "notFound")
+        return not_found("Unknown service account", "notFound")
 
     def create(self, call: Call) -> tuple:
         body = call.body or {}
@@ -1594,7 +1604,7 @@ class ResourceManager(Behaviour):
 
     def _check(self, project: str) -> str:
         if not self.em.is_project(project):
-            raise ApiError(403, f"The caller does not have permission", "PERMISSION_DENIED")
+            raise ApiError(403, "The caller does not have permission", "PERMISSION_DENIED")
         return f"cloudresourcemanager:projects/{self.em.project_id}"
 
     def get_project(self, call: Call) -> tuple:
@@ -1627,7 +1637,8 @@ class ServiceUsage(Behaviour):
         super().__init__(emulator)
         self.lro = LongRunning(self, "type.googleapis.com/google.api.serviceusage.v1.OperationMetadata",
                                "type.googleapis.com/google.api.serviceusage.v1.EnableServiceResponse")
-        self.handlers = {"serviceusage.services.get": self.get_service, "serviceusage.services.list": self.list_services,
+        self.handlers = {"serviceusage.services.get": self.get_service,
+                         "serviceusage.services.list": self.list_services,
                          "serviceusage.services.enable": self.enable, "serviceusage.services.disable": self.disable,
                          "serviceusage.services.batchEnable": self.batch_enable,
                          "serviceusage.services.batchGet": self.batch_get,

@@ -129,7 +129,8 @@ class Application:
                 try:
                     body = json.loads(request.body)
                 except ValueError:
-                    raise ApiError(400, "Invalid JSON payload received. Unexpected token.", "INVALID_ARGUMENT") from None
+                    raise ApiError(400, "Invalid JSON payload received. Unexpected token.",
+                                   "INVALID_ARGUMENT") from None
                 if not isinstance(body, dict):
                     raise ApiError(400, "Invalid JSON payload received. Expected an object.", "INVALID_ARGUMENT")
             call = Call(api, method, params, query, body, request.host, path=urllib.parse.unquote(relative),
@@ -186,8 +187,8 @@ class Application:
                                    "Invalid OAuth scope or ID token audience provided."})
         elif grant == "refresh_token":
             if not form.get("refresh_token"):
-                return _json(400, {"error": "invalid_request", "error_description": "Missing required parameter: "
-                                                                                     "refresh_token"})
+                return _json(400, {"error": "invalid_request",
+                                   "error_description": "Missing required parameter: refresh_token"})
         else:
             return _json(400, {"error": "unsupported_grant_type", "error_description": f"Invalid grant_type: {grant}"})
         token = "ya29.c." + secrets.token_urlsafe(48)

@@ -55,6 +55,7 @@ APIS = {
 INT_FORMATS = {"int32", "uint32"}
 LONG_FORMATS = {"int64", "uint64"}
 DURATION = re.compile(r"^-?\d+(\.\d{1,9})?s$")
+NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
 
@@ -279,7 +280,7 @@ class Validator:
         if kind == "number":
             # proto JSON takes numbers as JSON numbers or as strings ("1", "0.5", "NaN")
             if isinstance(value, bool) or not (isinstance(value, (int, float)) or (
-                    isinstance(value, str) and re.fullmatch(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity", value))):
+                    isinstance(value, str) and NUMBER.fullmatch(value))):
                 found.append(self._type_error(where, value, "TYPE_" + (schema.get("format") or "double").upper()))
             return
         if kind == "boolean":

@@ -48,7 +48,8 @@ class CertificateAuthority:
         import trustme  # pylint: disable=import-outside-toplevel
 
         self.tls_dir = Path(tls_dir)
-        self.ca = trustme.CA.from_pem((self.tls_dir / "ca.pem").read_bytes(), (self.tls_dir / "ca-key.pem").read_bytes())
+        self.ca = trustme.CA.from_pem((self.tls_dir / "ca.pem").read_bytes(),
+                                      (self.tls_dir / "ca-key.pem").read_bytes())
         self._contexts: dict = {}
         self._lock = threading.Lock()
 

@@ -84,7 +84,8 @@ def test_cloud_run_create_conflict_validate_only_and_allow_missing(api, gcp):
     assert answer.status_code == 200 and answer.json()["response"]["name"].endswith("/services/dry")
     assert_error(api.get(f"{services(gcp)}/dry"), 404, "NOT_FOUND")
     create_service(api, gcp, "twice")
-    again = api.post(services(gcp), params={"serviceId": "twice"}, json={"template": {"containers": [{"image": IMAGE}]}})
+    body = {"template": {"containers": [{"image": IMAGE}]}}
+    again = api.post(services(gcp), params={"serviceId": "twice"}, json=body)
     assert_error(again, 409, "ALREADY_EXISTS", "already exists")
     upsert = api.patch(f"{services(gcp)}/upserted", params={"allowMissing": "true"},
                        json={"template": {"containers": [{"image": IMAGE}]}})
@@ -180,7 +181,8 @@ def test_iam_policies_with_etags(api, gcp):
     assert "bindings" not in empty and empty["etag"]
     binding = {"role": "roles/run.invoker",
                "members": [f"serviceAccount:service-{gcp.project_number}@gcp-sa-iap.iam.gserviceaccount.com"]}
-    stored = api.post(f"{resource}:setIamPolicy", json={"policy": {"bindings": [binding], "etag": empty["etag"]}}).json()
+    policy = {"bindings": [binding], "etag": empty["etag"]}
+    stored = api.post(f"{resource}:setIamPolicy", json={"policy": policy}).json()
     assert stored["bindings"] == [binding] and stored["etag"] != empty["etag"]
     stale = api.post(f"{resource}:setIamPolicy", json={"policy": {"bindings": [], "etag": empty["etag"]}})
     assert_error(stale, 409, "ABORTED", "concurrent policy changes")
@@ -217,7 +219,8 @@ def test_iap_settings_and_policies_on_a_cloud_run_service(api, gcp):
     iap = f"https://iap.googleapis.com/v1/{resource}"
     assert api.get(f"{iap}:iapSettings").json() == {"name": resource}
     settings = {"accessSettings": {"allowedDomainsSettings": {"enable": True, "domains": ["example.com"]}}}
-    patched = api.patch(f"{iap}:iapSettings", params={"updateMask": "iapSettings.accessSettings.allowedDomainsSettings"},
+    mask = "iapSettings.accessSettings.allowedDomainsSettings"
+    patched = api.patch(f"{iap}:iapSettings", params={"updateMask": mask},
                         json=dict(settings, name=resource))
     assert patched.status_code == 200, patched.text
     assert api.get(f"{iap}:iapSettings").json()["accessSettings"] == settings["accessSettings"]
@@ -229,7 +232,7 @@ def test_iap_settings_and_policies_on_a_cloud_run_service(api, gcp):
     stored = api.post(f"{iap}:setIamPolicy", json={"policy": {"bindings": [binding], "etag": policy["etag"]}}).json()
     assert stored["bindings"] == [binding]
     assert api.post(f"{iap}:getIamPolicy", json={}).json()["bindings"] == [binding]
-    missing = f"https://iap.googleapis.com/v1/projects/{gcp.project_number}/iap_web/cloud_run-{gcp.region}/services/none"
+    missing = iap.rsplit("/", 1)[0] + "/none"
     assert_error(api.post(f"{missing}:getIamPolicy", json={}), 404, "NOT_FOUND")
 
 
@@ -274,6 +277,9 @@ def test_compute_load_balancer_chain_references_and_in_use(api, gcp):
         "name": "mlflow-https", "target": proxy["selfLink"], "portRange": "443", "IPAddress": address["selfLink"],
         "loadBalancingScheme": "EXTERNAL_MANAGED"})
     assert rule["IPAddress"] == address["address"] and rule["portRange"] == "443-443"
+    address = api.get(address["selfLink"]).json()
+    assert address["status"] == "IN_USE" and address["users"] == [rule["selfLink"]]
+    assert_error(api.delete(address["selfLink"]), 400, "INVALID_ARGUMENT", "is already being used by")
 
     in_use = api.delete(backend["selfLink"].replace("www.googleapis.com", "compute.googleapis.com"))
     error = assert_error(in_use, 400, "INVALID_ARGUMENT", "is already being used by")
@@ -281,8 +287,8 @@ def test_compute_load_balancer_chain_references_and_in_use(api, gcp):
     dangling = api.post(f"{COMPUTE}/projects/{gcp.project}/global/urlMaps",
                         json={"name": "other", "defaultService": "global/backendServices/nope"})
     assert_error(dangling, 404, "NOT_FOUND", "global/backendServices/nope")
-    again = api.post(f"{COMPUTE}/projects/{gcp.project}/global/urlMaps", json={"name": "mlflow",
-                                                                                "defaultService": backend["selfLink"]})
+    again = api.post(f"{COMPUTE}/projects/{gcp.project}/global/urlMaps",
+                     json={"name": "mlflow", "defaultService": backend["selfLink"]})
     assert_error(again, 409, "ALREADY_EXISTS", "already exists")
     stale = api.put(url_map["selfLink"], json=dict(url_map, fingerprint="AAAAAAAAAAA="))
     assert_error(stale, 412, "FAILED_PRECONDITION", "fingerprint")
