@@ -92,6 +92,7 @@ def test_check_mode_then_create_then_nothing_to_do(gcp, play):
 def test_update_with_diff_then_a_failed_revision(gcp, play):
     assert play([task(service_args(gcp))]).rc == 0
     since = gcp.control.last_request_id()
+    gcp.control.configure(operation_delay=1.5)  # the update's operation and the new revision take a while: the module waits
     updated = play([task(service_args(gcp, image=IMAGE.replace("v3.18.0", "v3.19.0"), labels={"team": "ml"}, max_instances=5))],
                    diff=True)
     assert updated.rc == 0, updated.output
@@ -100,6 +101,8 @@ def test_update_with_diff_then_a_failed_revision(gcp, play):
     assert sorted(result["changed_fields"]) == ["labels", "template.containers", "template.scaling.maxInstanceCount"]
     assert result["diff"]["before"]["labels"] == {"application": "mlflow"} and result["diff"]["after"]["labels"] == {"team": "ml"}
     assert [entry["http_method"] for entry in gcp.control.mutating_requests(since)] == ["PATCH"]
+    assert any("/operations/" in entry["path"] for entry in gcp.control.requests(since))
+    assert result["conditions"][0]["state"] == "CONDITION_SUCCEEDED"
     assert service(gcp)["labels"] == {"team": "ml"}
 
     gcp.control.fail_next_revision("mlflow", "The user-provided container failed to start and listen on the port defined by PORT=5000.")

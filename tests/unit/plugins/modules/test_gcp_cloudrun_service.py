@@ -129,6 +129,34 @@ def test_failed_revision_is_reported_with_its_message(google):
     assert outcome.result["changed"] is True
 
 
+def test_without_wait_the_operation_is_not_polled(google):
+    outcome = run(dict(FULL, wait=False))
+    assert not outcome.failed and outcome.result["changed"]
+    assert not any("/operations/" in request[1] for request in google.requests)
+
+
+def test_operation_that_never_finishes_times_out(google, monkeypatch):
+    original = google.operation
+
+    def never_done(name, response=None, failure=None):
+        answer = original(name, response, failure)
+        google.operations[answer.json()["name"]] = answer.json()  # stays done: False
+        return answer
+
+    monkeypatch.setattr(google, "operation", never_done)
+    outcome = run(dict(FULL, wait_timeout=20))
+    assert outcome.failed and "was not done after 20 seconds (wait_timeout)" in outcome.result["msg"]
+    assert google.clock.now <= 20
+
+
+def test_throttled_calls_are_retried(google):
+    google.queued.append(("GET", "/services/mlflow", gcp_fakes.FakeResponse(429, {"error": {"code": 429, "message": "Quota exceeded"}},
+                                                                          headers={"Retry-After": "3"})))
+    outcome = run(FULL)
+    assert not outcome.failed and outcome.result["changed"]
+    assert google.clock.sleeps[0] == 3.0
+
+
 def test_absent_deletes_then_changes_nothing(google):
     assert not run(FULL).failed
     outcome = run(dict(BASE, state="absent"), diff=True)
