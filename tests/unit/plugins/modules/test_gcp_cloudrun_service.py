@@ -150,8 +150,8 @@ def test_operation_that_never_finishes_times_out(google, monkeypatch):
 
 
 def test_throttled_calls_are_retried(google):
-    google.queued.append(("GET", "/services/mlflow", gcp_fakes.FakeResponse(429, {"error": {"code": 429, "message": "Quota exceeded"}},
-                                                                          headers={"Retry-After": "3"})))
+    throttled = gcp_fakes.FakeResponse(429, {"error": {"code": 429, "message": "Quota exceeded"}}, headers={"Retry-After": "3"})
+    google.queued.append(("GET", "/services/mlflow", throttled))
     outcome = run(FULL)
     assert not outcome.failed and outcome.result["changed"]
     assert google.clock.sleeps[0] == 3.0
