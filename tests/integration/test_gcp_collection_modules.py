@@ -11,6 +11,8 @@ hidden; see ``NOT_IDEMPOTENT`` and the tests' docstrings.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import trustme
 
@@ -33,7 +35,8 @@ FAILS_ON_POSTGRES = {"sql user", "sql user absent"}
 # How tasks name what earlier tasks made: from their registered results when creating...
 REGISTERED = {"instance_name": "{{ instance.name }}", "instance": "{{ instance }}", "backend": "{{ backend }}",
               "url_map": "{{ url_map }}", "certificate": "{{ certificate }}",
-              "https_proxy": "{{ https_proxy.selfLink }}", "address": "{{ address.address }}"}
+              "https_proxy": "{{ https_proxy.selfLink }}", "address": "{{ address.address }}",
+              "redirect_map": "{{ redirect_map }}", "http_proxy": "{{ http_proxy.selfLink }}"}
 
 
 def by_name(project: str) -> dict:
@@ -43,7 +46,9 @@ def by_name(project: str) -> dict:
             "backend": {"selfLink": link + "backendServices/mlflow-backend"},
             "url_map": {"selfLink": link + "urlMaps/mlflow"},
             "certificate": {"selfLink": link + "sslCertificates/mlflow"},
-            "https_proxy": link + "targetHttpsProxies/mlflow-https", "address": "0.0.0.0"}
+            "https_proxy": link + "targetHttpsProxies/mlflow-https", "address": "0.0.0.0",
+            "redirect_map": {"selfLink": link + "urlMaps/mlflow-redirect"},
+            "http_proxy": link + "targetHttpProxies/mlflow-http"}
 
 
 def present_tasks(neg_link: str, certificate: str, private_key: str, refs: dict = REGISTERED) -> list:
@@ -95,7 +100,33 @@ def present_tasks(neg_link: str, certificate: str, private_key: str, refs: dict 
             "name": "mlflow-https", "target": refs["https_proxy"], "ip_address": refs["address"],
             "ip_protocol": "TCP", "port_range": "443-443", "load_balancing_scheme": "EXTERNAL_MANAGED",
             "state": "present"}},
+        # HTTP -> HTTPS: a URL map that only redirects, its proxy, a rule on port 80 of the same address
+        {"name": "redirect url map", "register": "redirect_map", "google.cloud.gcp_compute_url_map": {
+            "name": "mlflow-redirect", "default_url_redirect": {"https_redirect": True, "strip_query": False},
+            "state": "present"}},
+        {"name": "http proxy", "register": "http_proxy", "google.cloud.gcp_compute_target_http_proxy": {
+            "name": "mlflow-http", "url_map": refs["redirect_map"], "state": "present"}},
+        {"name": "redirect forwarding rule", "google.cloud.gcp_compute_global_forwarding_rule": {
+            "name": "mlflow-http", "target": refs["http_proxy"], "ip_address": refs["address"],
+            "ip_protocol": "TCP", "port_range": "80-80", "load_balancing_scheme": "EXTERNAL_MANAGED",
+            "state": "present"}},
     ]
+
+
+def service_account_task(gcp) -> dict:
+    """A task authenticated with a service-account key (``auth_kind: serviceaccount``): google-auth
+    signs a JWT with the key and trades it for a token at oauth2.googleapis.com, the emulator."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    contents = {"type": "service_account", "project_id": gcp.project, "private_key_id": "1", "private_key": key,
+                "client_email": f"deployer@{gcp.project}.iam.gserviceaccount.com", "client_id": "1",
+                "token_uri": "https://oauth2.googleapis.com/token"}
+    return {"name": "with a service account key", "google.cloud.gcp_serviceusage_service": {
+        "name": "storage.googleapis.com", "state": "present", "auth_kind": "serviceaccount",
+        "service_account_contents": json.dumps(contents)}}
 
 
 def absent_tasks(present: list) -> list:
@@ -134,6 +165,11 @@ def runs(gcp_emulator, tmp_path_factory):
     start = gcp.control.last_request_id()
     results["first"] = run_tasks(workdir, env, present, timeout=300)
     results["first_requests"] = gcp.control.requests(since=start)
+    # Without GCP_AUTH_KIND / GCP_ACCESS_TOKEN, which would conflict with auth_kind: serviceaccount.
+    key_env = {k: v for k, v in env.items() if k not in ("GCP_AUTH_KIND", "GCP_ACCESS_TOKEN")}
+    start = gcp.control.last_request_id()
+    results["service_account"] = run_tasks(workdir, key_env, [service_account_task(gcp)], timeout=120)
+    results["service_account_requests"] = gcp.control.requests(since=start)
     start = gcp.control.last_request_id()
     results["second"] = run_tasks(workdir, env, present, timeout=300)
     results["second_requests"] = gcp.control.requests(since=start)
@@ -169,6 +205,13 @@ def test_first_run_creates_everything(runs):
     # Everything went through the proxy to the real hosts, validated: no request was refused.
     errors = [(r["method"], r["status"]) for r in runs["first_requests"] if r["status"] >= 400 and r["status"] != 404]
     assert errors == [], errors
+
+
+def test_service_account_key_authentication(runs):
+    run = runs["service_account"]
+    assert run.rc == 0, run.output
+    assert run.result()["state"] == "ENABLED"
+    assert [r["api"] for r in runs["service_account_requests"]] == ["oauth2", "serviceusage"]
 
 
 def test_second_run_changes_nothing(runs):
