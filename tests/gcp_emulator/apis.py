@@ -413,7 +413,11 @@ class Run(Behaviour):
             service["_failed"] = before["_failed"]
         if template_changed:
             service["_revisions"] = service.get("_revisions", 0) + 1
-            revision = service["template"].get("revision") or (
+            revision = service["template"].get("revision")
+            if revision and before is not None and before.get("latestCreatedRevision", "").endswith("/" + revision):
+                raise ApiError(409, f"Revision named '{revision}' with different configuration already exists.",
+                               "ALREADY_EXISTS")
+            revision = revision or (
                 f"{service['name'].rsplit('/', 1)[1]}-{service['_revisions']:05d}-{random_letters(3)}")
             service["latestCreatedRevision"] = service["name"] + "/revisions/" + revision
             failures = self.em.settings["fail_next_revision"]
@@ -548,6 +552,14 @@ class Run(Behaviour):
             if Operation.is_done(op) or now() >= deadline:
                 return 200, self.lro.render(op)
             self.em.changed.wait(timeout=min(0.2, max(0.0, deadline - now())))
+
+    def generic_delete(self, call: Call) -> tuple:
+        key, current = self.lookup(call)
+        given = call.arg("etag")
+        if given and given != current.get("etag"):
+            raise ApiError(409, "The etag of the request does not match the etag of the resource: the resource "
+                                "changed since it was read.", "ABORTED")
+        return super().generic_delete(call)
 
     def iam_key(self, call: Call) -> str:
         key = self.em.key("run", "v2/" + call.params["resource"])

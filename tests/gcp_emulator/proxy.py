@@ -69,6 +69,7 @@ class _Handler(socketserver.StreamRequestHandler):
     server: "ProxyServer"
 
     def handle(self) -> None:
+        self.connection.settimeout(300)  # an idle keep-alive connection does not hold a thread forever
         try:
             first = read_head(self.rfile)
             if first is None:

@@ -71,8 +71,17 @@ def test_cloud_run_service_life_cycle(api, gcp):
     revisions = api.get(f"{name}/revisions").json()["revisions"]
     assert len(revisions) == 2
 
+    # A revision name given by the client cannot be reused for another template.
+    named = api.patch(name, params={"updateMask": "template"},
+                      json={"template": {"revision": "mlflow-v3", "containers": [{"image": IMAGE}]}}).json()
+    assert named["response"]["latestReadyRevision"].endswith("/revisions/mlflow-v3")
+    reused = api.patch(name, params={"updateMask": "template"},
+                       json={"template": {"revision": "mlflow-v3", "containers": [{"image": IMAGE + "-3"}]}})
+    assert_error(reused, 409, "ALREADY_EXISTS", "with different configuration already exists")
+
     listed = api.get(services(gcp)).json()["services"]
     assert [s["name"] for s in listed] == [service["name"]]
+    assert_error(api.delete(name, params={"etag": '"stale"'}), 409, "ABORTED")
     deleted = api.delete(name).json()
     assert deleted["done"] is True and deleted["response"]["name"] == service["name"]
     assert_error(api.get(name), 404, "NOT_FOUND", "does not exist")
