@@ -1048,7 +1048,7 @@ class SqlAdmin(Behaviour):
                           f"C=US,O=Google\\, Inc,CN=Google Cloud SQL Server CA,dnQualifier={uuid.uuid4()}",
                           "sha1Fingerprint": hashlib.sha1(rid.encode()).hexdigest(), "instance": rid,
                           "createTime": created, "expirationTime": rfc3339(now() + 10 * 365 * 86400, 3),
-                          "cert": "-----BEGIN CERTIFICATE-----\n(emulated)\n-----END CERTIFICATE-----"},
+                          "cert": self._server_ca_pem()},
             _ready_at=Operation.deadline(self.em))
         instance.pop("rootPassword", None)
         instance["etag"] = etag_of(instance)
@@ -1064,6 +1064,13 @@ class SqlAdmin(Behaviour):
                                "host": "" if default_db else "%", "instance": rid, "project": project,
                                "etag": ""}}
         return instance
+
+    @staticmethod
+    def _server_ca_pem() -> str:
+        """A real CA certificate (a client may parse it), of a CA made for this instance."""
+        import trustme  # pylint: disable=import-outside-toplevel
+
+        return trustme.CA(organization_name="Google, Inc").cert_pem.bytes().decode()
 
     def on_update(self, call: Call, key: str, current: dict, body: dict) -> dict:
         if "/databases/" in key:

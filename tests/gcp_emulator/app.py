@@ -82,7 +82,8 @@ class Application:
     def __init__(self, emulator: Emulator):
         self.emulator = emulator
         self.log = RequestLog()
-        self.tokens = {FAKE_ACCESS_TOKEN}
+        # access token -> the principal it stands for (what Cloud Run writes as `creator`, compute as `user`)
+        self.tokens = {FAKE_ACCESS_TOKEN: "user:emulator@example.com"}
         self.apis = {name: load(name) for name in APIS}
 
     # -- entry --------------------------------------------------------------------------------------
@@ -160,9 +161,8 @@ class Application:
                                 "cookie or other valid authentication credential. See https://developers.google.com/"
                                 "identity/sign-in/web/devconsole-project.", "UNAUTHENTICATED")
 
-    @staticmethod
-    def _caller(request) -> str:
-        return "user:emulator@example.com"
+    def _caller(self, request) -> str:
+        return self.tokens.get(request.headers.get("authorization", "")[7:], "user:emulator@example.com")
 
     # -- OAuth 2.0 ----------------------------------------------------------------------------------
     def token(self, request) -> tuple:
@@ -182,17 +182,19 @@ class Application:
                                    "timeframe. Check your iat and exp values in the JWT claim."})
             if "target_audience" in claims:
                 return _json(200, {"id_token": self._id_token(claims)})
+            principal = f"serviceAccount:{claims['iss']}"
             if not claims.get("scope"):
                 return _json(400, {"error": "invalid_scope", "error_description":
                                    "Invalid OAuth scope or ID token audience provided."})
         elif grant == "refresh_token":
+            principal = "user:emulator@example.com"  # whose refresh token it is cannot be known here
             if not form.get("refresh_token"):
                 return _json(400, {"error": "invalid_request",
                                    "error_description": "Missing required parameter: refresh_token"})
         else:
             return _json(400, {"error": "unsupported_grant_type", "error_description": f"Invalid grant_type: {grant}"})
         token = "ya29.c." + secrets.token_urlsafe(48)
-        self.tokens.add(token)
+        self.tokens[token] = principal
         return _json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
 
     @staticmethod

@@ -355,6 +355,10 @@ def test_service_account_key_file_through_google_auth(gcp, tmp_path, monkeypatch
     assert answer.status_code == 200, answer.text
     assert answer.json()["projectNumber"] == gcp.project_number
     assert credentials.token.startswith("ya29.")
+    # The token stands for the service account: Cloud Run records it as the creator.
+    created = session.post(services(gcp), params={"serviceId": "by-key"},
+                           json={"template": {"containers": [{"image": IMAGE}]}}).json()
+    assert created["response"]["creator"] == info["client_email"]
     # ID tokens (what a client of an IAP-protected service presents)
     id_credentials = service_account.IDTokenCredentials.from_service_account_info(
         info, target_audience=f"https://mlflow-{gcp.project_number}.{gcp.region}.run.app")
@@ -414,6 +418,7 @@ def test_other_apis_round_trip(api, gcp):
                                             "region": gcp.region, "settings": {"tier": "db-f1-micro"}}).json()
     assert op["kind"] == "sql#operation" and op["status"] == "DONE" and op["operationType"] == "CREATE"
     instance = api.get(f"{sql}/instances/mlflow-db").json()
+    assert instance["serverCaCert"]["cert"].startswith("-----BEGIN CERTIFICATE-----")
     assert instance["connectionName"] == f"{gcp.project}:{gcp.region}:mlflow-db"
     assert instance["state"] == "RUNNABLE" and instance["settings"]["settingsVersion"] == "1"
     assert api.get(f"{sql}/operations/{op['name']}").json()["status"] == "DONE"
