@@ -31,9 +31,9 @@ options:
         stopped, a running one running.
       - V(started) does the same and starts the server when it is stopped.
       - V(stopped) does the same and stops the server when it runs (a stopped server costs nothing, and keeps its data).
-        SageMaker changes settings only on a running server: with O(state=stopped) or O(state=present), a stopped server
-        whose settings differ is started, updated and stopped again (this needs O(wait=true), since each step waits
-        for the one before).
+        SageMaker changes settings only on a running server. So with O(state=stopped) or O(state=present), a stopped
+        server whose settings differ is started, updated and stopped again (this needs O(wait=true), since each step
+        waits for the one before).
       - V(absent) deletes the server and, with it, the experiments in its backend store (the artifacts in S3 stay).
     type: str
     choices: [present, absent, started, stopped]
