@@ -120,7 +120,7 @@ class Application:
             http_method = override.upper()
         method, params = api.match(http_method, urllib.parse.unquote(relative))
         entry = {"api": api_name, "method": method.id if method else None, "http_method": request.method,
-                 "host": request.host, "path": request.path, "query": request.query}
+                 "host": request.host, "path": request.path, "query": request.query, "connection": request.connection}
         try:
             if method is None:
                 raise ApiError(404, f"The requested URL /{relative} was not found on this server.", "NOT_FOUND")

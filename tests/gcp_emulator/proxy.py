@@ -16,6 +16,7 @@ the control API; absolute-form proxy requests (``GET http://...``) are refused.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import socketserver
 import ssl
@@ -39,6 +40,7 @@ class HttpRequest:
     headers: dict  # lower-case names
     body: bytes
     tunnelled: bool  # came through a CONNECT tunnel (TLS)
+    connection: int = 0  # which client connection (tunnel) it came on: keep-alive shows as one
 
 
 class CertificateAuthority:
@@ -69,6 +71,7 @@ class _Handler(socketserver.StreamRequestHandler):
     server: "ProxyServer"
 
     def handle(self) -> None:
+        self.connection_id = next(self.server.connection_ids)
         self.connection.settimeout(300)  # an idle keep-alive connection does not hold a thread forever
         try:
             first = read_head(self.rfile)
@@ -118,7 +121,7 @@ class _Handler(socketserver.StreamRequestHandler):
             body = read_body(reader, headers)
             path, _, query = target.partition("?")
             host = default_host if tunnelled else headers.get("host", default_host)
-            request = HttpRequest(method, path, query, host, headers, body, tunnelled)
+            request = HttpRequest(method, path, query, host, headers, body, tunnelled, self.connection_id)
             try:
                 status, response_headers, payload = self.server.app.serve(request)
             except Exception as error:  # pylint: disable=broad-except  # a bug must not kill the connection
@@ -193,6 +196,7 @@ class ProxyServer(socketserver.ThreadingTCPServer):
         self.authority = authority
         self.allowed = allowed
         self.refused: list = []
+        self.connection_ids = itertools.count(1)
         super().__init__(address, _Handler)
 
 

@@ -327,6 +327,18 @@ def test_proxy_refuses_hosts_it_does_not_emulate(gcp):
             session.get(url, timeout=10)
 
 
+def test_chunked_bodies_and_keep_alive(api, gcp):
+    """A body sent chunked (no Content-Length) arrives whole; one connection serves many requests."""
+    chunks = iter([b'{"name": ', b'"chunked-ip", ', b'"description": "sent in chunks"}'])
+    answer = api.post(f"{COMPUTE}/projects/{gcp.project}/global/addresses", data=chunks,
+                      headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    assert api.get(answer.json()["targetLink"]).json()["description"] == "sent in chunks"
+    api.get(answer.json()["targetLink"])
+    first, second = gcp.control.requests()[-2:]  # two GETs in a row: one connection
+    assert first["connection"] == second["connection"]
+
+
 def test_requests_without_a_token_are_unauthenticated(gcp):
     session = gcp.session()
     del session.headers["Authorization"]
