@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .discovery import Api, Method, load, strip_read_only
+from .discovery import Api, Method, camel, load, strip_read_only
 from .errors import ApiError, invalid, not_found
 
 DEFAULT_SETTINGS = {
@@ -217,6 +217,16 @@ class Emulator:
         return {"insert": "create"}.get(verb, verb)
 
     def _check_parameters(self, call: Call) -> None:
+        if call.api.style == "oneplatform":
+            # ESF binds query parameters to request fields and refuses the ones it cannot bind;
+            # the document's top-level parameters (alt, fields, prettyPrint...) are always allowed.
+            known = set(call.method.parameters) | set(call.api.document.get("parameters", {}))
+            for name in list(call.query):
+                if name not in known and camel(name) in known:  # the proto field name binds too
+                    call.query[camel(name)] = call.query.pop(name)
+                elif name not in known:
+                    raise invalid(f"Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query "
+                                  f"parameter. Field '{name}' could not be found in request message.")
         for name, spec in call.method.parameters.items():
             if spec.get("location") != "query":
                 continue

@@ -139,6 +139,9 @@ def test_missing_required_query_parameter_and_unknown_route(api, gcp):
     assert_error(api.post(services(gcp), json={"template": {"containers": [{"image": IMAGE}]}}), 400,
                  "INVALID_ARGUMENT", "service_id")
     assert_error(api.get(f"{RUN}/nowhere"), 404, "NOT_FOUND")
+    assert_error(api.get(services(gcp), params={"pageSise": "5"}), 400, "INVALID_ARGUMENT",
+                 "Unknown name \"pageSise\": Cannot bind query parameter.")
+    assert api.get(services(gcp), params={"page_size": "5"}).status_code == 200  # the proto field name binds
     # storage.buckets.list requires ?project=
     answer = api.get("https://storage.googleapis.com/storage/v1/b")
     error = answer.json()["error"]  # storage's errors have no `status`
