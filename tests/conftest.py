@@ -85,7 +85,8 @@ class AwsTestAccount:
 # --------------------------------------------------------------------------------------------------
 # GCP: the emulator of tests/gcp_emulator, reached through its TLS-terminating HTTPS proxy
 # --------------------------------------------------------------------------------------------------
-GCP_DEFAULT_SETTINGS = {"operation_delay": 0.0, "strict": True, "fail_next_revision": {}}
+GCP_DEFAULT_SETTINGS = {"operation_delay": 0.0, "strict": True, "fail_next_revision": {},
+                        "require_enabled_services": False}
 # What child_environment() drops from os.environ before adding the emulator's environment: anything
 # that could point a Google client (or the proxy settings) elsewhere, and the AWS side's variables.
 _GCP_DROPPED_PREFIXES = ("GCP_", "GOOGLE_", "CLOUDSDK_", "AWS_", "BOTO_")

@@ -136,6 +136,7 @@ class Application:
                     raise ApiError(400, "Invalid JSON payload received. Expected an object.", "INVALID_ARGUMENT")
             call = Call(api, method, params, query, body, request.host, path=urllib.parse.unquote(relative),
                         caller=self._caller(request))
+            self._check_enabled(api)
             status, document = self.emulator.handle(call)
             response = _json(status, document)
         except ApiError as error:
@@ -160,6 +161,24 @@ class Application:
             raise ApiError(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
                                 "cookie or other valid authentication credential. See https://developers.google.com/"
                                 "identity/sign-in/web/devconsole-project.", "UNAUTHENTICATED")
+
+    def _check_enabled(self, api) -> None:
+        em = self.emulator
+        service = f"{api.name}.googleapis.com"
+        if not em.settings["require_enabled_services"] or api.name == "serviceusage":
+            return
+        if service in em.behaviours["serviceusage"].enabled:
+            return
+        title = api.document.get("title", service)
+        number = em.project_number
+        raise ApiError(403, f"{title} has not been used in project {number} before or it is disabled. Enable it by "
+                            f"visiting https://console.developers.google.com/apis/api/{service}/overview?project="
+                            f"{number} then retry. If you enabled this API recently, wait a few minutes for the "
+                            "action to propagate to our systems and retry.", "PERMISSION_DENIED",
+                       "accessNotConfigured", details=[{
+                           "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
+                           "domain": "googleapis.com",
+                           "metadata": {"service": service, "consumer": f"projects/{number}"}}])
 
     def _caller(self, request) -> str:
         return self.tokens.get(request.headers.get("authorization", "")[7:], "user:emulator@example.com")

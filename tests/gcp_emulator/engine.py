@@ -41,6 +41,9 @@ DEFAULT_SETTINGS = {
     "operation_delay": 0.0,  # seconds an operation stays not done
     "strict": True,  # check every answer against the response schema (500 when it does not fit)
     "fail_next_revision": {},  # Cloud Run service name -> message: its next revision fails to start
+    # Answer 403 SERVICE_DISABLED for an API not enabled through Service Usage, as Google does
+    # (off by default: most tests do not enable APIs first).
+    "require_enabled_services": False,
 }
 
 
@@ -151,6 +154,9 @@ class Emulator:
         delay = changes.get("operation_delay", self.settings["operation_delay"])
         if not isinstance(delay, (int, float)) or delay < 0:
             raise ValueError("operation_delay: a number of seconds >= 0")
+        if not isinstance(changes.get("require_enabled_services", False), bool) or not isinstance(
+                changes.get("strict", True), bool):
+            raise ValueError("require_enabled_services, strict: true or false")
         if not isinstance(changes.get("fail_next_revision", {}), dict):
             raise ValueError("fail_next_revision: {service name: message}")
         with self.lock:

@@ -16,7 +16,7 @@ import json
 import pytest
 import trustme
 
-from conftest import GcpTestProject
+from conftest import GCP_DEFAULT_SETTINGS, GcpTestProject
 from helpers.ansible import run_tasks
 
 pytestmark = pytest.mark.slow
@@ -143,7 +143,7 @@ def absent_tasks(present: list) -> list:
 @pytest.fixture(scope="module")
 def runs(gcp_emulator, tmp_path_factory):
     """The three playbook runs (present, present again, absent) against one fresh project."""
-    gcp_emulator.client.configure(operation_delay=0.0, strict=True, fail_next_revision={})
+    gcp_emulator.client.configure(**GCP_DEFAULT_SETTINGS)
     gcp_emulator.client.reset()
     gcp = GcpTestProject(gcp_emulator)
     api = gcp.session()

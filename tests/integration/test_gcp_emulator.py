@@ -444,3 +444,14 @@ def test_other_apis_round_trip(api, gcp):
     assert enabled["name"].startswith("operations/") and enabled["done"] is True
     assert enabled["response"]["service"]["state"] == "ENABLED"
     assert api.get(su).json()["name"] == f"projects/{gcp.project_number}/services/run.googleapis.com"
+
+
+def test_apis_must_be_enabled_when_required(api, gcp):
+    gcp.control.configure(require_enabled_services=True)
+    error = assert_error(api.get(services(gcp)), 403, "PERMISSION_DENIED", "has not been used in project")
+    assert error["details"][0]["reason"] == "SERVICE_DISABLED"
+    enable = f"https://serviceusage.googleapis.com/v1/projects/{gcp.project}/services:batchEnable"
+    assert api.post(enable, json={"serviceIds": ["run.googleapis.com"]}).json()["done"] is True
+    assert api.get(services(gcp)).status_code == 200
+    # storage is among the services a new project has enabled
+    assert api.get("https://storage.googleapis.com/storage/v1/b", params={"project": gcp.project}).status_code == 200
