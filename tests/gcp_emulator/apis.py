@@ -48,6 +48,9 @@ from .engine import (ApiError, Call, Emulator, Operation, apply_mask, compute_ti
 
 IAM_DEFAULT_ETAG = "ACAB"
 
+# The names compute accepts (RFC 1035), as its errors quote them.
+COMPUTE_NAME_REGEX = "[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
+
 
 def strip_verb(path: str) -> str:
     return re.sub(r":[A-Za-z]+$", "", path)
@@ -86,8 +89,7 @@ class Behaviour:
 
     def resource_id(self, call: Call, body: dict) -> str:
         if not body.get("name"):
-            raise invalid("Invalid value for field 'resource.name': ''. Must be a match of regex "
-                          "'[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?'", "invalid")
+            raise invalid("Invalid value for field 'resource.name': ''. Must be a match of regex '" + COMPUTE_NAME_REGEX + "'", "invalid")
         return body["name"]
 
     def on_create(self, call: Call, key: str, rid: str, body: dict) -> dict:
@@ -197,7 +199,7 @@ class Behaviour:
 
     # -- IAM ------------------------------------------------------------------------------------
     def iam_key(self, call: Call) -> str:
-        key, _ = self.lookup(call)
+        key, unused = self.lookup(call)
         return key
 
     def policy(self, key: str) -> dict:
@@ -533,7 +535,7 @@ class Run(Behaviour):
 
     def operation_list(self, call: Call) -> tuple:
         prefix = self.em.key("run", "v2/" + call.params["name"] + "/operations")
-        ops = [self.lro.render(op) for _, op in self.em.children(prefix)]
+        ops = [self.lro.render(op) for unused, op in self.em.children(prefix)]
         return 200, ({"operations": ops} if ops else {})
 
     def operation_delete(self, call: Call) -> tuple:
@@ -714,7 +716,7 @@ class Compute(Behaviour):
         return COMPUTE_ROOT + self.em.canonical(path)
 
     def _walk_refs(self, document: dict, spec: str, change) -> None:
-        head, _, rest = spec.partition(".")
+        head, unused, rest = spec.partition(".")
         many = head.endswith("[]")
         name = head.rstrip("[]")
         if name not in document:
@@ -1164,11 +1166,11 @@ class SqlAdmin(Behaviour):
         return name, host
 
     def users_list(self, call: Call) -> tuple:
-        _, instance = self._instance(call)
+        unused, instance = self._instance(call)
         return 200, {"kind": "sql#usersList", "items": [copy.deepcopy(u) for u in instance["_users"].values()]}
 
     def users_get(self, call: Call) -> tuple:
-        _, instance = self._instance(call)
+        unused, instance = self._instance(call)
         user = instance["_users"].get(self._user_key(call))
         if user is None:
             raise not_found("Not Found")
@@ -1190,7 +1192,7 @@ class SqlAdmin(Behaviour):
         return 200, self.operation(call, "CREATE_USER", instance["selfLink"], call.params["instance"])
 
     def users_update(self, call: Call) -> tuple:
-        _, instance = self._instance(call)
+        unused, instance = self._instance(call)
         name, host = self._user_key(call)
         user = instance["_users"].get((name, host))
         if user is None:
@@ -1199,7 +1201,7 @@ class SqlAdmin(Behaviour):
         return 200, self.operation(call, "UPDATE_USER", instance["selfLink"], call.params["instance"])
 
     def users_delete(self, call: Call) -> tuple:
-        _, instance = self._instance(call)
+        unused, instance = self._instance(call)
         key = self._user_key(call)
         if instance["_users"].pop(key, None) is None:
             raise not_found("Not Found")
@@ -1333,11 +1335,11 @@ class Storage(Behaviour):
                              {"role": "roles/storage.legacyBucketReader", "members": [f"projectViewer:{project}"]}]}
 
     def get_policy(self, call: Call) -> tuple:
-        key, _ = self.lookup(call)
+        key, unused = self.lookup(call)
         return 200, self._policy(key)
 
     def set_policy(self, call: Call) -> tuple:
-        key, _ = self.lookup(call)
+        key, unused = self.lookup(call)
         current = self._policy(key)
         body = copy.deepcopy(call.body or {})
         if body.get("etag") and body["etag"] != current["etag"]:
@@ -1453,7 +1455,7 @@ class SecretManager(Behaviour):
 
     def _version(self, call: Call) -> tuple:
         name = call.params["name"]
-        secret_name, _, version_id = name.rpartition("/versions/")
+        secret_name, unused, version_id = name.rpartition("/versions/")
         key, secret = self._secret(call, secret_name)
         versions = [v for k, v in self.em.children(key + "/versions")]
         if version_id == "latest":
@@ -1468,11 +1470,11 @@ class SecretManager(Behaviour):
         return f"{key}/versions/{version['_number']}", version
 
     def version_get(self, call: Call) -> tuple:
-        _, version = self._version(call)
+        unused, version = self._version(call)
         return 200, public(version)
 
     def version_access(self, call: Call) -> tuple:
-        _, version = self._version(call)
+        unused, version = self._version(call)
         if version["state"] != "ENABLED":
             raise ApiError(400, f"Secret Version [{version['name']}] is in {version['state']} state.",
                            "FAILED_PRECONDITION")
@@ -1481,8 +1483,8 @@ class SecretManager(Behaviour):
         return 200, {"name": version["name"], "payload": payload}
 
     def version_list(self, call: Call) -> tuple:
-        key, _ = self._secret(call, call.params["parent"])
-        versions = sorted((v for _, v in self.em.children(key + "/versions")), key=lambda v: -v["_number"])
+        key, unused = self._secret(call, call.params["parent"])
+        versions = sorted((v for unused, v in self.em.children(key + "/versions")), key=lambda v: -v["_number"])
         wanted = call.arg("filter", "")
         if wanted.startswith("state:"):
             versions = [v for v in versions if v["state"] == wanted.split(":", 1)[1].strip().upper()]
@@ -1594,7 +1596,7 @@ class Iam(Behaviour):
 
     def generic_list(self, call: Call) -> tuple:
         prefix = self.em.key("iam", f"v1/projects/{self.em.project_id}/serviceAccounts")
-        items = [public(value) for _, value in self.em.children(prefix)]
+        items = [public(value) for unused, value in self.em.children(prefix)]
         return 200, ({"accounts": items} if items else {})
 
 
@@ -1686,7 +1688,7 @@ class ServiceUsage(Behaviour):
         return f"projects/{self.em.project_number}"
 
     def _service(self, name: str) -> dict:
-        parent, _, service = name.partition("/services/")
+        parent, unused, service = name.partition("/services/")
         parent = self._parent(parent)
         if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.(googleapis\.com|goog)", service):
             raise ApiError(403, f"Not found or permission denied for service(s): {service}.", "PERMISSION_DENIED")

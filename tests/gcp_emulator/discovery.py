@@ -151,7 +151,7 @@ class Api:
         for method in self.methods.values():
             if method.http_method != http_method:
                 continue
-            score = max((score for score, regex, _ in method.regexes if regex.match(path)), default=None)
+            score = max((score for score, regex, unused in method.regexes if regex.match(path)), default=None)
             if score is not None:
                 candidates.append((score, method))
         for _score, method in sorted(candidates, key=lambda item: -item[0]):
@@ -290,7 +290,7 @@ class Validator:
     def _type_error(self, where: str, value, type_name: str) -> Violation:
         shown = f'"{value}"' if isinstance(value, str) else json.dumps(value)
         if isinstance(value, list):
-            parent, _, name = where.rpartition(".")
+            parent, unused, name = where.rpartition(".")
             return Violation(where, f"Invalid JSON payload received. Unknown name \"{name}\" at '{parent}': "
                                     "Proto field is not repeating, cannot start list.", "type")
         if self.api.style == "apiary":

@@ -64,11 +64,11 @@ def compute_timestamp(moment: Optional[float] = None) -> str:
 
 
 def random_digits(count: int) -> str:
-    return str(random.randint(1, 9)) + "".join(random.choice(string.digits) for _ in range(count - 1))
+    return str(random.randint(1, 9)) + "".join(random.choice(string.digits) for unused in range(count - 1))
 
 
 def random_letters(count: int) -> str:
-    return "".join(random.choice(string.ascii_lowercase) for _ in range(count))
+    return "".join(random.choice(string.ascii_lowercase) for unused in range(count))
 
 
 def etag_of(document) -> str:

@@ -91,7 +91,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return
 
     def _tunnel(self, target: str) -> None:
-        host, _, port = target.rpartition(":")
+        host, unused, port = target.rpartition(":")
         host = host.strip("[]").lower()
         if port != "443" or not self.server.allowed(host):
             self.server.refused.append(target)
@@ -119,7 +119,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
             method, target, version, headers = head
             body = read_body(reader, headers)
-            path, _, query = target.partition("?")
+            path, unused, query = target.partition("?")
             host = default_host if tunnelled else headers.get("host", default_host)
             request = HttpRequest(method, path, query, host, headers, body, tunnelled, self.connection_id)
             try:
@@ -164,7 +164,7 @@ def read_head(reader):
         header = reader.readline(65537)
         if header in (b"\r\n", b"\n", b""):
             break
-        name, _, value = header.decode("latin-1").partition(":")
+        name, unused, value = header.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
     return parts[0].upper(), parts[1], parts[2], headers
 

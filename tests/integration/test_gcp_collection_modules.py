@@ -12,6 +12,7 @@ hidden; see ``NOT_IDEMPOTENT`` and the tests' docstrings.
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 import pytest
 import trustme
@@ -51,7 +52,8 @@ def by_name(project: str) -> dict:
             "http_proxy": link + "targetHttpProxies/mlflow-http"}
 
 
-def present_tasks(neg_link: str, certificate: str, private_key: str, refs: dict = REGISTERED) -> list:
+def present_tasks(neg_link: str, certificate: str, private_key: str, refs: Optional[dict] = None) -> list:
+    refs = REGISTERED if refs is None else refs
     return [
         {"name": "service usage", "google.cloud.gcp_serviceusage_service": {"name": "run.googleapis.com",
                                                                             "state": "present"}},
