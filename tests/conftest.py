@@ -148,3 +148,21 @@ class GcpTestProject:
         session.verify = self.trust_bundle
         session.headers["Authorization"] = "Bearer " + self.environment["GCP_ACCESS_TOKEN"]
         return session
+
+
+@pytest.fixture(scope="session")
+def gcs_data_plane(gcp_emulator):
+    """The Cloud Storage data plane (objects), one per session: gcp-storage-emulator in this process
+    (see tests/gcp_emulator/gcs_data_plane.py), for the emulated project."""
+    from gcp_emulator.gcs_data_plane import LocalGcs
+
+    storage = LocalGcs(project=gcp_emulator.project, project_number=gcp_emulator.project_number).start()
+    yield storage
+    storage.stop()
+
+
+@pytest.fixture
+def gcs(gcs_data_plane):
+    """The Cloud Storage data plane, emptied, for one test (``environment``, ``client()``, ``object_names()``)."""
+    gcs_data_plane.wipe()
+    return gcs_data_plane
