@@ -481,6 +481,15 @@ def is_secret(variable):
     return "valueSource" in variable
 
 
+def env_value(value):
+    """An environment variable's value as a container sees it: YAML booleans as true/false (not Python's True/False)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def env_wanted(params, container):
     """The container's env: plain variables from env, secret ones from secret_env; each kind kept as it is when its
     option is unset. None when neither is set."""
@@ -490,7 +499,7 @@ def env_wanted(params, container):
     if params["env"] is None:
         plain = [variable for variable in current if not is_secret(variable)]
     else:
-        plain = [{"name": str(name), "value": "" if value is None else str(value)} for name, value in sorted(params["env"].items())]
+        plain = [{"name": str(name), "value": env_value(value)} for name, value in sorted(params["env"].items())]
     if params["secret_env"] is None:
         secret = [variable for variable in current if is_secret(variable)]
     else:
@@ -626,7 +635,10 @@ def service_body(params, current):
     if wanted_template["vpcAccess"] is not None:
         vpc = dict(template.get("vpcAccess") or {})
         vpc.update(wanted_template["vpcAccess"])
-        if not vpc["networkInterfaces"]:
+        if vpc["networkInterfaces"]:
+            # Direct VPC egress and a Serverless VPC Access connector exclude each other.
+            vpc.pop("connector", None)
+        else:
             vpc.pop("egress", None)
             vpc.pop("networkInterfaces")
         template["vpcAccess"] = vpc

@@ -26,11 +26,11 @@ description:
     is the resource URL followed by C(/*), for example C(https://mlflow-abcdefghij-ew.a.run.app/*). The other is a
     Google-signed OIDC ID token whose C(aud) is the OAuth client ID of the IAP application; with a custom OAuth client
     (made in the console) list its ID in O(access_settings.programmatic_clients).
-  - With the Google-managed OAuth client, verify on Google's current IAP programmatic authentication page which ID token
-    audience IAP accepts before relying on ID tokens; the self-signed JWT with the service URL as audience does not
-    depend on the OAuth client. The service account needs C(roles/iap.httpsResourceAccessor) (O(members)). For MLflow,
-    a request header provider plugin (or E(MLFLOW_TRACKING_TOKEN), sent as a bearer token) carries the token; tokens
-    expire after one hour.
+  - With the Google-managed OAuth client, use the self-signed service-account JWT, which does not depend on the OAuth
+    client; a Google-signed ID token needs a custom OAuth client whose ID is listed in
+    O(access_settings.programmatic_clients). Either way the service account needs C(roles/iap.httpsResourceAccessor)
+    (O(members)). For MLflow, E(MLFLOW_TRACKING_TOKEN) is sent as C(Authorization: Bearer <token>); tokens expire after
+    at most one hour, so long jobs refresh it (or use a request header provider plugin that does).
   - Idempotent. The resource, its IAP settings and IAM policies are read and only what differs is changed, IAP settings
     with C(updateIapSettings) and an C(updateMask) of the changed fields, IAM policies with C(setIamPolicy) and the etag
     read with the policy. A re-run changes nothing.
@@ -405,7 +405,8 @@ def switch(client, params, resource, enabled):
         return cloud_run.finish(client, operation, resource["name"], params["wait"], params["wait_timeout"])
     iap = dict(resource.get("iap") or {})
     iap["enabled"] = enabled
-    operation = client.patch(backend_service_url(params), {"iap": iap})
+    # Compute refuses an update of a backend service without its current fingerprint (412 conditionNotMet).
+    operation = client.patch(backend_service_url(params), {"iap": iap, "fingerprint": resource.get("fingerprint")})
     if params["wait"]:
         client.wait_for_operation(operation, params["wait_timeout"])
     return client.get(backend_service_url(params))

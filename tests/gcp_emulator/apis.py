@@ -48,6 +48,8 @@ from .engine import (ApiError, Call, Emulator, Operation, apply_mask, compute_ti
 
 IAM_DEFAULT_ETAG = "ACAB"
 
+# Compute collections whose discovery documents say an up-to-date fingerprint must be provided to update them.
+FINGERPRINT_REQUIRED = ("backendServices", "urlMaps")
 # The names compute accepts (RFC 1035), as its errors quote them.
 COMPUTE_NAME_REGEX = "[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 
@@ -758,12 +760,16 @@ class Compute(Behaviour):
         return resource
 
     def on_update(self, call: Call, key: str, current: dict, body: dict) -> dict:
+        collection = call.method.collection.split(".")[1]
+        # Compute documents the fingerprint as required on updates of these (optimistic locking).
+        if collection in FINGERPRINT_REQUIRED and current.get("fingerprint") and not body.get("fingerprint"):
+            raise ApiError(412, "Required field 'fingerprint' not specified: an up-to-date fingerprint must be provided "
+                                "in order to update the {0}.".format(collection[:-1]), "FAILED_PRECONDITION", "conditionNotMet")
         if body.get("fingerprint") and current.get("fingerprint") and body["fingerprint"] != current["fingerprint"]:
             raise ApiError(412, "Supplied fingerprint does not match current fingerprint.", "FAILED_PRECONDITION",
                            "conditionNotMet")
         if body.get("name") and body["name"] != current["name"]:
             raise invalid("Invalid value for field 'resource.name': the name of a resource cannot change.")
-        collection = call.method.collection.split(".")[1]
         server = {k: current[k] for k in ("kind", "id", "creationTimestamp", "selfLink", "region") if k in current}
         if call.method.verb == "patch":
             updated = deep_merge(copy.deepcopy(current), body)

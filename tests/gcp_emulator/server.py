@@ -59,7 +59,10 @@ def serve(host: str, port: int, tls_dir: str, ready_file: Optional[str] = None, 
             "project_number": project_number, "ca_bundle": str(Path(tls_dir) / "ca.pem"),
             "trust_bundle": str(Path(tls_dir) / "trust-bundle.pem")}
     if ready_file:
-        Path(ready_file).write_text(json.dumps(info))
+        # Written whole, then renamed: launch() polls for the file and must never read it half written.
+        partial = Path(str(ready_file) + ".partial")
+        partial.write_text(json.dumps(info))
+        os.replace(partial, ready_file)
     signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
     try:
         while True:

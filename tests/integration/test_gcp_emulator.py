@@ -304,6 +304,9 @@ def test_compute_load_balancer_chain_references_and_in_use(api, gcp):
     assert_error(again, 409, "ALREADY_EXISTS", "already exists")
     stale = api.put(url_map["selfLink"], json=dict(url_map, fingerprint="AAAAAAAAAAA="))
     assert_error(stale, 412, "FAILED_PRECONDITION", "fingerprint")
+    # Backend services and URL maps are updated with their current fingerprint only.
+    without = api.patch(backend["selfLink"], json={"iap": {"enabled": True}})
+    assert_error(without, 412, "FAILED_PRECONDITION", "fingerprint")
     assert_error(api.post(f"{COMPUTE}/projects/{gcp.project}/global/backendServices",
                           json={"name": "x", "loadBalancingScheme": "NOPE"}), 400, "INVALID_ARGUMENT", "Must be one of")
 
