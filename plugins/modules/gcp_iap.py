@@ -29,7 +29,7 @@ description:
   - With the Google-managed OAuth client, use the self-signed service-account JWT, which does not depend on the OAuth
     client; a Google-signed ID token needs a custom OAuth client whose ID is listed in
     O(access_settings.programmatic_clients). Either way the service account needs C(roles/iap.httpsResourceAccessor)
-    (O(members)). For MLflow, E(MLFLOW_TRACKING_TOKEN) is sent as C(Authorization: Bearer <token>); tokens expire after
+    (O(members)). For MLflow, E(MLFLOW_TRACKING_TOKEN) is sent as the bearer token of the C(Authorization) header; tokens expire after
     at most one hour, so long jobs refresh it (or use a request header provider plugin that does).
   - Idempotent. The resource, its IAP settings and IAM policies are read and only what differs is changed, IAP settings
     with C(updateIapSettings) and an C(updateMask) of the changed fields, IAM policies with C(setIamPolicy) and the etag
