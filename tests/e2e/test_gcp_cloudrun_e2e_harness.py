@@ -30,6 +30,8 @@ RUN_API = "https://run.googleapis.com/v2"
 SQL_API = "https://sqladmin.googleapis.com/sql/v1beta4"
 SECRETS_API = "https://secretmanager.googleapis.com/v1"
 STORAGE_API = "https://storage.googleapis.com/storage/v1"
+IAM_API = "https://iam.googleapis.com/v1"
+PROJECTS_API = "https://cloudresourcemanager.googleapis.com/v1"
 IMAGE = "europe-west1-docker.pkg.dev/mlops-test/mlflow/mlflow:v3.17.2-full"
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=5"
 FOREIGN_HOST = "evil.example.com"
@@ -68,6 +70,33 @@ def test_secret_references_and_password_secrets():
     assert password_from_secret("plain:/#?% ") == "plain:/#?% "
     with pytest.raises(DeploymentMismatch, match="without a string password"):
         password_from_secret('{"username": "u"}')
+
+
+def test_secret_versions_resolve_as_cloud_run_resolves_them(gcp, tmp_path):
+    """A number, ``latest`` (the newest enabled version), a secret named by its full path (project number),
+    a plain value; a disabled version is refused."""
+    for value in ("one", "two", "three"):
+        if value == "one":
+            api(gcp, "POST", f"{SECRETS_API}/projects/{gcp.project}/secrets?secretId=setting", {"replication": {"automatic": {}}})
+        api(gcp, "POST", f"{SECRETS_API}/projects/{gcp.project}/secrets/setting:addVersion",
+            {"payload": {"data": base64.b64encode(value.encode()).decode()}})
+    api(gcp, "POST", f"{SECRETS_API}/projects/{gcp.project}/secrets/setting/versions/3:disable", {})
+
+    def reference(secret, version):
+        return {"secretKeyRef": {"secret": secret, "version": version}}
+
+    env = [{"name": "FIRST", "valueSource": reference("setting", "1")}, {"name": "LATEST", "valueSource": reference("setting", "latest")},
+           {"name": "BY_PATH", "valueSource": reference(f"projects/{gcp.project_number}/secrets/setting", "2")},
+           {"name": "PLAIN", "value": "as is"}]
+    api(gcp, "POST", f"{RUN_API}/projects/{gcp.project}/locations/{gcp.region}/services?serviceId=versions",
+        {"template": {"containers": [{"image": IMAGE, "env": env}]}})
+    deployment = CloudRunMlflow(gcp, gcp.region, "versions", tmp_path)
+    container = deployment.describe()["template"]["containers"][0]
+    assert deployment.resolve_environment(container) == ({"PLAIN": "as is"}, {"FIRST": "one", "LATEST": "two", "BY_PATH": "two"})
+    container["env"].append({"name": "DISABLED", "valueSource": reference("setting", "3")})
+    with pytest.raises(SecretAccessError, match="variable DISABLED: Secret projects/mlops-test/secrets/setting/versions/3 cannot be "
+                                                "accessed .400: .*DISABLED state"):
+        deployment.resolve_environment(container)
 
 
 # --- a deployment made by hand --------------------------------------------------------------------------------------------
@@ -132,6 +161,15 @@ def hand_made_deployment(gcp, workdir: Path, password: str, services: list) -> s
     api(gcp, "POST", f"{STORAGE_API}/b?project={gcp.project}", {"name": BUCKET, "location": "EUROPE-WEST1"})
     add_secret(gcp, "mlflow-backend-store-uri", backend_uri("mlflow", password, "mlflow", connection))
     add_secret(gcp, "mlflow-database-password", json.dumps({"username": "mlflow", "password": password}))
+    # The server's service account and its grants: Cloud SQL client on the project, the URI secret, the bucket's objects.
+    api(gcp, "POST", f"{IAM_API}/projects/{gcp.project}/serviceAccounts", {"accountId": "mlflow-server"})
+    member = f"serviceAccount:mlflow-server@{gcp.project}.iam.gserviceaccount.com"
+    policy = api(gcp, "POST", f"{PROJECTS_API}/projects/{gcp.project}:getIamPolicy", {})
+    policy["bindings"] = policy.get("bindings", []) + [{"role": "roles/cloudsql.client", "members": [member]}]
+    api(gcp, "POST", f"{PROJECTS_API}/projects/{gcp.project}:setIamPolicy", {"policy": policy})
+    api(gcp, "POST", f"{SECRETS_API}/projects/{gcp.project}/secrets/mlflow-backend-store-uri:setIamPolicy",
+        {"policy": {"bindings": [{"role": "roles/secretmanager.secretAccessor", "members": [member]}]}})
+    api(gcp, "PUT", f"{STORAGE_API}/b/{BUCKET}/iam", {"bindings": [{"role": "roles/storage.objectUser", "members": [member]}]})
     tasks = [{"mlops.mlflow.gcp_cloudrun_service": args} for args in services]
     run = run_tasks(workdir, gcp.child_environment(), tasks)
     assert run.rc == 0, run.output[-6000:]
@@ -236,9 +274,13 @@ def test_what_the_harness_refuses_to_run(gcp, gcs, postgres_server, tmp_path):
         service_args(gcp, "unencoded", connection,
                      secret_env=[{"name": "MLFLOW_BACKEND_STORE_URI", "secret": "unencoded-uri", "version": "latest"}]),
         service_args(gcp, "image-entrypoint", connection, command=[]),
+        service_args(gcp, "no-grants", connection, service_account=f"someone-else@{gcp.project}.iam.gserviceaccount.com"),
     ]
     hand_made_deployment(gcp, tmp_path / "ansible", password, services)
     add_secret(gcp, "unencoded-uri", backend_uri("mlflow", password, "mlflow", connection, encode=False))
+    api(gcp, "POST", f"{SECRETS_API}/projects/{gcp.project}/secrets/unencoded-uri:setIamPolicy",
+        {"policy": {"bindings": [{"role": "roles/secretmanager.secretAccessor",
+                                  "members": [f"serviceAccount:mlflow-server@{gcp.project}.iam.gserviceaccount.com"]}]}})
     # A volume kind the runner does not emulate, made through the API (the module manages Cloud SQL volumes only).
     template = {"containers": [{"image": IMAGE, "command": ["mlflow"], "args": ["server", "--host", "0.0.0.0", "--port", "8080"],
                                 "volumeMounts": [{"name": "config", "mountPath": "/etc/mlflow"}]}],
@@ -260,6 +302,11 @@ def test_what_the_harness_refuses_to_run(gcp, gcs, postgres_server, tmp_path):
     message = refusal(deployment_for, "unencoded", postgres_server)
     assert "percent-encoded" in message and password not in message
     assert "image's entrypoint" in refusal(deployment_for, "image-entrypoint", postgres_server)
+    message = refusal(deployment_for, "no-grants", postgres_server)
+    for problem in ("someone-else@mlops-test.iam.gserviceaccount.com, which does not exist",
+                    "may not access secret projects/mlops-test/secrets/mlflow-backend-store-uri", "may not connect to Cloud SQL",
+                    f"may not write and read the objects of gs://{BUCKET}"):
+        assert problem in message, message
     assert "emulates cloudSqlInstance and emptyDir volumes only" in refusal(deployment_for, "secret-volume", postgres_server)
     assert "no Cloud Run service" in refusal(deployment_for, "never-made", postgres_server)
     # Nothing was left behind: no database, no bucket made in the data plane for a refused service.

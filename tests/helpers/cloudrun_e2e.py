@@ -58,6 +58,12 @@ What Cloud Run does and how it is done here:
 - Volumes. ``cloudSqlInstance`` as above, ``emptyDir`` as a fresh local directory (its mount path
   rewritten the same way); any other kind (``secret``, ``gcs``, ``nfs``, ``filestore``), a mount of a
   volume the template lacks, or a ``subPath``: refused.
+- IAM. The emulator stores IAM policies and enforces none, so the harness reads them: the revision's
+  service account (``template.serviceAccount``) must exist, hold ``roles/secretmanager.secretAccessor``
+  (or a wider role) on each secret of its environment (or the project), ``roles/cloudsql.client`` on
+  the project when Cloud SQL is attached, and ``roles/storage.objectUser`` (or objectAdmin, or
+  objectCreator with objectViewer, ...) on the artifact bucket (or the project). Conditions on
+  bindings are not evaluated. ``run(check_iam=False)`` skips this.
 - Traffic. Clients reach a Cloud Run service at ``https://<service>-<project number>.<region>.run.app``
   through Google's front end, which passes that Host header on. Here a local reverse proxy
   (``proving_ground.load_balancer.LocalLoadBalancer``) listens on 127.0.0.1: ``running.tracking_uri``
@@ -97,6 +103,13 @@ RUN_API = "https://run.googleapis.com/v2"
 SQL_API = "https://sqladmin.googleapis.com/sql/v1beta4"
 SECRETS_API = "https://secretmanager.googleapis.com/v1"
 STORAGE_API = "https://storage.googleapis.com/storage/v1"
+IAM_API = "https://iam.googleapis.com/v1"
+PROJECTS_API = "https://cloudresourcemanager.googleapis.com/v1"
+# Roles that let the revision's service account do what the container does (the emulator stores IAM policies but
+# enforces none, so the harness reads them): on the secret or the project, on the project, on the bucket or the project.
+SECRET_ROLES = ("roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/owner")
+CLOUDSQL_ROLES = ("roles/cloudsql.client", "roles/cloudsql.editor", "roles/cloudsql.admin", "roles/editor", "roles/owner")
+OBJECT_ROLES = ("roles/storage.objectUser", "roles/storage.objectAdmin", "roles/storage.admin", "roles/editor", "roles/owner")
 CLOUDSQL_MOUNT = "/cloudsql"
 POSTGRES_SOCKET = ".s.PGSQL.5432"   # what the Cloud SQL connector serves for a PostgreSQL instance
 DEFAULT_CONTAINER_PORT = 8080
@@ -367,6 +380,57 @@ class CloudRunMlflow:
             raise DeploymentMismatch(f"the backend store URI names user {user!r}, which instance {instance['name']} lacks "
                                      f"(it has {users})")
 
+    # IAM: the emulator stores policies and enforces none; Cloud Run's service account would be refused
+    def service_account(self, service: Mapping) -> str:
+        """The revision's service account (Cloud Run's default: the Compute Engine default service account)."""
+        return ((service.get("template") or {}).get("serviceAccount")
+                or f"{getattr(self.gcp, 'project_number', '')}-compute@developer.gserviceaccount.com")
+
+    def _policy_members(self, method: str, url: str) -> dict:
+        """{role: members} of an IAM policy (conditions are not evaluated: a conditional binding counts)."""
+        answer = self.session.request(method, url, json={} if method == "POST" else None, timeout=30)
+        if answer.status_code != 200:
+            raise DeploymentMismatch(f"cannot read the IAM policy {url} ({answer.status_code}: {answer.text[:200]})")
+        members: dict = {}
+        for binding in answer.json().get("bindings") or []:
+            members.setdefault(binding.get("role"), set()).update(binding.get("members") or [])
+        return members
+
+    def _project_policy(self) -> dict:
+        return self._policy_members("POST", f"{PROJECTS_API}/projects/{self.project}:getIamPolicy")
+
+    @staticmethod
+    def _granted(member: str, roles, *policies) -> bool:
+        return any(member in policy.get(role, ()) for policy in policies for role in roles)
+
+    def iam_problems(self, service: Mapping, container: Mapping, connections: List[str], bucket: Optional[str]) -> List[str]:
+        """What the revision's service account could not do in GCP: read the secrets of its environment, connect
+        to its Cloud SQL instances, use the objects of the artifact bucket; and whether it exists."""
+        account = self.service_account(service)
+        member = f"serviceAccount:{account}"
+        found = []
+        status, document = _get(self.session, f"{IAM_API}/projects/-/serviceAccounts/{quote(account, safe='@')}")
+        if status != 200 and not account.endswith("-compute@developer.gserviceaccount.com"):
+            found.append(f"the revision runs as {account}, which does not exist ({status}: {_error_message(document)})")
+        project = self._project_policy()
+        secrets = []
+        for entry in container.get("env") or []:
+            reference = (entry.get("valueSource") or {}).get("secretKeyRef")
+            if reference:
+                secrets.append(secret_version_name(self.project, reference.get("secret", ""), "latest").rsplit("/versions/", 1)[0])
+        for secret in dict.fromkeys(secrets):
+            own = self._policy_members("GET", f"{SECRETS_API}/{secret}:getIamPolicy")
+            if not self._granted(member, SECRET_ROLES, own, project):
+                found.append(f"{account} may not access secret {secret} (no {SECRET_ROLES[0]} on it or on the project)")
+        if connections and not self._granted(member, CLOUDSQL_ROLES, project):
+            found.append(f"{account} may not connect to Cloud SQL (no {CLOUDSQL_ROLES[0]} on the project)")
+        if bucket:
+            own = self._policy_members("GET", f"{STORAGE_API}/b/{quote(bucket, safe='')}/iam")
+            pair = all(self._granted(member, (role,), own, project) for role in ("roles/storage.objectCreator", "roles/storage.objectViewer"))
+            if not (pair or self._granted(member, OBJECT_ROLES, own, project)):
+                found.append(f"{account} may not write and read the objects of gs://{bucket} (no {OBJECT_ROLES[0]} on it or on the project)")
+        return found
+
     # checks of what Cloud Run would do with the command
     @staticmethod
     def _check_listening(command: List[str], environment: Mapping[str, str], container_port: int) -> None:
@@ -411,12 +475,13 @@ class CloudRunMlflow:
     # running it
     @contextlib.contextmanager
     def run(self, database_server=None, *, timeout: float = 180.0, extra_environment: Optional[Mapping[str, str]] = None,
-            proxy_port: int = 0) -> Iterator["RunningCloudRunMlflow"]:
+            proxy_port: int = 0, check_iam: bool = True) -> Iterator["RunningCloudRunMlflow"]:
         """Run the service's container locally behind the local front end (see the module docstring).
 
         ``database_server``: the local PostgresServer the attached Cloud SQL instance stands for (needed
         when the container refers to one). ``extra_environment``: set last, over everything (say
         ``{"MLFLOW_WORKERS": "1"}``). ``proxy_port``: the local port of the front end (0: a free one).
+        ``check_iam``: refuse when the revision's service account lacks a grant it needs (``iam_problems``).
         """
         service = self.describe()
         self._check_ready(service)
@@ -459,6 +524,11 @@ class CloudRunMlflow:
                 socket.symlink_to(database_server.socket_file)
 
             artifact_bucket, artifact_prefix = self._artifact_location(command, container_environment)
+            if check_iam:
+                found = self.iam_problems(service, container, connections, artifact_bucket)
+                if found:
+                    raise DeploymentMismatch("the revision's service account lacks grants (IAM is stored, not enforced, by the "
+                                             "emulator):\n- " + "\n- ".join(found))
             backend_uri = _flag_value(command, "--backend-store-uri") or container_environment.get("MLFLOW_BACKEND_STORE_URI", "")
             database = None
             if references:
