@@ -15,7 +15,8 @@ for a real MLflow client.
    (the database user made there with the password from the password secret), ``gs://`` on the storage
    emulator, behind a local front end that sends the service's ``run.app`` host. A real MLflow client logs
    and reads back an experiment, params, metrics, artifacts and a registered model version; the artifacts are
-   objects in the emulated bucket under the prefix; a foreign Host gets 403.
+   objects in the emulated bucket under the prefix; a foreign Host gets 403, and so does a state-changing call
+   from a foreign Origin, while one from the service's own origin passes (the CORS setting).
 5. The password appears nowhere it must not: the playbook's ``-vvv`` output, the outputs fact, the Cloud Run
    service, the container's log.
 """
@@ -189,6 +190,12 @@ def test_the_playbook_deploys_an_mlflow_on_cloud_run_that_works(gcp, gcs, postgr
         assert status == 200 and exercised.experiment_name in body, (status, body[:500])
         status, body = running.request("GET", SEARCH, host=FOREIGN_HOST)
         assert status == 403 and "Invalid Host header" in body, (status, body[:500])
+        # Browsers behind IAP send the service's origin with state-changing calls: allowed; a foreign origin is not.
+        create = "/api/2.0/mlflow/experiments/create"
+        status, body = running.request("POST", create, body={"name": "from-the-browser"}, headers={"Origin": f"https://{run_host}"})
+        assert status == 200 and "experiment_id" in body, (status, body[:500])
+        status, body = running.request("POST", create, body={"name": "cross-site"}, headers={"Origin": f"https://{FOREIGN_HOST}"})
+        assert status == 403, (status, body[:500])
         assert running.request("GET", "/health")[0] == 200
         assert running.request("GET", "/health", host=FOREIGN_HOST)[0] == 200
     print(f"exercised and stopped after {time.monotonic() - started:.0f}s")
