@@ -309,6 +309,17 @@ def test_what_the_harness_refuses_to_run(gcp, gcs, postgres_server, tmp_path):
         assert problem in message, message
     assert "emulates cloudSqlInstance and emptyDir volumes only" in refusal(deployment_for, "secret-volume", postgres_server)
     assert "no Cloud Run service" in refusal(deployment_for, "never-made", postgres_server)
+    # From a role's outputs: they must say what Cloud Run holds.
+    outputs = {"project_id": gcp.project, "region": gcp.region, "service_name": "no-port", "password_secret_id": "mlflow-database-password",
+               "instance_connection_name": f"{gcp.project}:{gcp.region}:elsewhere", "artifacts_destination": "gs://elsewhere/x",
+               "service_url": "https://" + run_host(gcp, "no-port")}
+    with pytest.raises(DeploymentMismatch) as refused:
+        with CloudRunMlflow.from_outputs(outputs, gcp, tmp_path / "outputs", storage=gcs).run(postgres_server):
+            pytest.fail("started")
+    assert "not what the outputs say" in str(refused.value) and "outputs say mlops-test:europe-west1:elsewhere" in str(refused.value)
+    assert "the outputs say 'gs://elsewhere/x'" in str(refused.value) and "service's URL" not in str(refused.value)
+    with pytest.raises(DeploymentMismatch, match="the outputs lack password_secret_id"):
+        CloudRunMlflow.from_outputs(dict(outputs, password_secret_id=""), gcp, tmp_path / "outputs")
     # Nothing was left behind: no database, no bucket made in the data plane for a refused service.
     assert database_exists(postgres_server, "mlflow", "mlflow") == (False, False)
     assert gcs.bucket_names() in ([], [BUCKET])

@@ -172,8 +172,8 @@ def test_the_playbook_deploys_an_mlflow_on_cloud_run_that_works(gcp, gcs, postgr
         "the Cloud Run service": json.dumps(service),
     })
 
-    deployment = CloudRunMlflow(gcp, outputs["region"], outputs["service_name"], tmp_path / "deployment", storage=gcs,
-                                password_secret=outputs["password_secret_id"], project=outputs["project_id"])
+    deployment = CloudRunMlflow.from_outputs(outputs, gcp, tmp_path / "deployment", storage=gcs)
+    assert deployment.problems(deployment.describe()) == []
     with deployment.run(postgres_server) as running:
         print(f"MLflow answered after {time.monotonic() - started:.0f}s (the container took {running.task.startup_seconds:.0f}s)")
         assert running.host_header == urlparse(outputs["service_url"]).hostname

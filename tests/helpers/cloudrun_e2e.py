@@ -5,9 +5,15 @@ a service back through the emulator (Cloud Run Admin v2 GET, through its HTTPS p
 fixture's ``session()``) and runs its first container here, as Cloud Run would start an instance:
 
     deployment = CloudRunMlflow(gcp, gcp.region, "mlflow", tmp_path / "deployment", storage=gcs)
+    # or, from the role's outputs fact: CloudRunMlflow.from_outputs(outputs, gcp, tmp_path / "deployment", storage=gcs)
     with deployment.run(database_server=postgres_server) as running:
         running.exercise(tmp_path)                          # a real MLflow client, every step checked
         assert running.request("GET", SEARCH, host="evil.example.com")[0] == 403
+
+After the role ``mlops.mlflow.mlflow_gcp_cloudrun``, ``CloudRunMlflow.from_outputs(outputs, gcp, directory,
+storage=gcs)`` takes the service from its outputs fact and ``run()`` first checks that the service is
+what the outputs say (URL, artifacts destination, Cloud SQL connection, allowed hosts, URI secret,
+service account, image: ``problems()``).
 
 What Cloud Run does and how it is done here:
 
@@ -118,6 +124,8 @@ WILDCARD_ADDRESSES = ("0.0.0.0", "::", "[::]")
 NOT_INHERITED_PREFIXES = ("AWS_", "BOTO_", "MLFLOW_", "MLOPS_", "GCP_", "GOOGLE_", "CLOUDSDK_", "STORAGE_EMULATOR_")
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
 SUPPORTED_VOLUMES = ("cloudSqlInstance", "emptyDir")
+# What from_outputs needs of the role's outputs fact.
+OUTPUT_KEYS = ("project_id", "region", "service_name", "password_secret_id")
 LOG_TAIL = 6000
 # sun_path holds 108 bytes, NUL included.
 MAX_SOCKET_PATH = 107
@@ -260,7 +268,51 @@ class CloudRunMlflow:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.storage = storage
         self.password_secret = password_secret
+        self.outputs: dict = {}   # the role's outputs fact, when made by from_outputs
         self._runs = 0
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping, gcp, directory: Path, *, storage=None) -> "CloudRunMlflow":
+        """The deployment the role ``mlops.mlflow.mlflow_gcp_cloudrun`` describes in ``mlflow_gcp_cloudrun_outputs``
+        (``project_id``, ``region``, ``service_name``, ``password_secret_id``; ``problems()`` checks the rest)."""
+        missing = [key for key in OUTPUT_KEYS if not outputs.get(key)]
+        if missing:
+            raise DeploymentMismatch(f"the outputs lack {', '.join(missing)} (they have {', '.join(sorted(outputs))})")
+        deployment = cls(gcp, outputs["region"], outputs["service_name"], directory, storage=storage,
+                         password_secret=outputs["password_secret_id"], project=outputs["project_id"])
+        deployment.outputs = dict(outputs)
+        return deployment
+
+    def problems(self, service: Mapping) -> List[str]:
+        """Where the service Cloud Run holds differs from the outputs (empty without outputs)."""
+        outputs, found = self.outputs, []
+        if not outputs:
+            return found
+        container = self._container(service)
+        environment = {entry["name"]: entry.get("value") for entry in container.get("env") or [] if "value" in entry}
+        volumes = (service.get("template") or {}).get("volumes") or []
+        attached = [name for volume in volumes for name in ((volume.get("cloudSqlInstance") or {}).get("instances") or [])]
+        expected = {
+            "service_url": ("the service's URL", f"https://{self.public_host(service)}"),
+            "artifacts_destination": ("the artifacts destination", environment.get("MLFLOW_ARTIFACTS_DESTINATION")),
+            "service_account": ("the revision's service account", self.service_account(service)),
+            "image": ("the image", container.get("image")),
+        }
+        for key, (label, actual) in expected.items():
+            if outputs.get(key) and outputs[key] != actual:
+                found.append(f"{label} is {actual!r}, the outputs say {outputs[key]!r}")
+        if outputs.get("instance_connection_name") and outputs["instance_connection_name"] not in attached:
+            found.append(f"the service attaches {attached}, the outputs say {outputs['instance_connection_name']}")
+        hosts = [host for host in (environment.get("MLFLOW_SERVER_ALLOWED_HOSTS") or "").split(",") if host]
+        if outputs.get("allowed_hosts") and sorted(outputs["allowed_hosts"]) != sorted(hosts):
+            found.append(f"MLFLOW_SERVER_ALLOWED_HOSTS is {hosts}, the outputs say {outputs['allowed_hosts']}")
+        secret_ids = [secret_version_name(self.project, ((entry.get("valueSource") or {}).get("secretKeyRef") or {}).get("secret", ""),
+                                          "latest").rsplit("/versions/", 1)[0]
+                      for entry in container.get("env") or [] if entry.get("name") == "MLFLOW_BACKEND_STORE_URI" and "valueSource" in entry]
+        if outputs.get("backend_store_uri_secret_id") and secret_ids != [outputs["backend_store_uri_secret_id"]]:
+            found.append(f"MLFLOW_BACKEND_STORE_URI comes from {secret_ids or 'no secret'}, the outputs say "
+                         f"{outputs['backend_store_uri_secret_id']}")
+        return found
 
     @property
     def service_path(self) -> str:
@@ -484,6 +536,9 @@ class CloudRunMlflow:
         ``check_iam``: refuse when the revision's service account lacks a grant it needs (``iam_problems``).
         """
         service = self.describe()
+        found = self.problems(service)
+        if found:
+            raise DeploymentMismatch("the service is not what the outputs say:\n- " + "\n- ".join(found))
         self._check_ready(service)
         container = self._container(service)
         container_port = self.container_port(container)
