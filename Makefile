@@ -80,11 +80,12 @@ e2e: venv ## End-to-end tests with a real MLflow server and client
 # The collection under test as build/molecule/collections/ansible_collections/mlops/mlflow (a link to this tree):
 # extensions/molecule/config.yml points ANSIBLE_COLLECTIONS_PATH there. The scenario starts and stops its own
 # proving ground; AWS_PROFILE and AWX's AWS_SECURITY_TOKEN would clash with its test credentials.
-molecule: venv ## Molecule scenarios mlflow_aws_fargate and mlflow_sagemaker (extensions/molecule), each on a proving ground of its own, offline
+molecule: venv ## Molecule scenarios mlflow_aws_fargate, mlflow_sagemaker and mlflow_gcp_cloudrun (extensions/molecule), each on a proving ground of its own, offline
 	@mkdir -p build/molecule/collections/ansible_collections/mlops
 	@ln -sfn ../../../../.. build/molecule/collections/ansible_collections/mlops/mlflow
 	env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SECURITY_TOKEN $(BIN)/molecule test -s mlflow_aws_fargate
 	env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SECURITY_TOKEN $(BIN)/molecule test -s mlflow_sagemaker
+	env -u GCP_PROJECT -u GCP_AUTH_KIND -u GCP_ACCESS_TOKEN -u GCP_SERVICE_ACCOUNT_FILE -u GCP_SERVICE_ACCOUNT_CONTENTS $(BIN)/molecule test -s mlflow_gcp_cloudrun
 
 test: unit lint sanity integration e2e molecule ## Everything CI runs
 
