@@ -311,6 +311,17 @@ class TestLoadBalancer:
         variables.update(mlflow_gcp_cloudrun_name="mlflow-lb", mlflow_gcp_cloudrun_lb_name="mlflow-lb")
         return Stack(project, workdir, variables)
 
+    def test_check_mode_on_a_new_stack(self, reader, stack):
+        # Nothing exists yet: the collection's modules say what they would make, the google.cloud ones are skipped
+        # (they have no check mode), IAP says what it would do; not one mutating call.
+        run = stack.run(check=True)
+        assert run.rc == 0, report(run)
+        assert run.mutations == []
+        changed = {result["_task"].split(" : ")[-1] for result in run.results if result.get("changed")}
+        assert {"The MLflow Cloud Run service", "The Google-managed certificate of the domain",
+                "Say what IAP would do for the new service (check mode)"} <= changed, changed
+        assert reader.get(RUN + "mlflow-lb") is None
+
     def test_fresh_deployment(self, project, reader, stack):
         run = stack.once("fresh", stack.run)
         assert run.rc == 0, report(run)
