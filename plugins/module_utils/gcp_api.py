@@ -57,6 +57,8 @@ RESOURCE_MANAGER_API = "https://cloudresourcemanager.googleapis.com/v1/"
 DEFAULT_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 USER_AGENT = "mlops.mlflow-gcp"
 
+# A Google Cloud region, such as europe-west1 or us-central1.
+REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
 # Google's client libraries give up after about a minute of retries; so do we.
 RETRY_ATTEMPTS = 7
@@ -103,6 +105,16 @@ def auth_problem(params):
     return None
 
 
+class InvalidInput(Exception):
+    """An argument the API would refuse, found before any call: the module fails with it and changes nothing."""
+
+
+def check(condition, message):
+    """Raises InvalidInput(message) unless condition holds."""
+    if not condition:
+        raise InvalidInput(message)
+
+
 class GcpModule(AnsibleModule):
     """An AnsibleModule with the GCP authentication options; fails at once when a library or an option is missing."""
 
@@ -120,6 +132,13 @@ class GcpModule(AnsibleModule):
             self.fail_json(msg=problem)
         if not self.params.get("project"):
             self.fail_json(msg="project is required: set the project option or the GCP_PROJECT environment variable.")
+
+    def check_input(self, validate):
+        """Runs validate(params) before any API call; fails the module with the message of an InvalidInput it raises."""
+        try:
+            validate(self.params)
+        except InvalidInput as error:
+            self.fail_json(msg=str(error))
 
     def client(self):
         return GcpClient(credentials(self), user_agent(self.params))

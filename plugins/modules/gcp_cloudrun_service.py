@@ -331,13 +331,14 @@ from ansible_collections.mlops.mlflow.plugins.module_utils import gcp_cloud_run 
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpApiError
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpModule
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import OperationTimeout
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import REGION_PATTERN
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import check
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import label_problem
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import labels_wanted
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import managed_diff
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import merge
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$")
-REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 CONNECTION_NAME = re.compile(r"^[a-z0-9.:-]+:[a-z]+-[a-z]+[0-9]+:[a-z][a-z0-9-]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CPU = re.compile(r"^(\d+(\.\d+)?)(m?)$")
@@ -355,20 +356,11 @@ SET_PATHS = ("template.volumes[].cloudSqlInstance.instances", "template.vpcAcces
 EXACT_PATHS = ("labels",)
 
 
-class InvalidInput(Exception):
-    """An argument Cloud Run would refuse, found before any API call."""
-
-
-def check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
-
-
 def validate(params):
     """Raises InvalidInput, naming the option and what it takes, for what Cloud Run would refuse."""
     check(NAME.match(params["name"] or ""), "name must be a lowercase letter followed by up to 48 lowercase letters, digits and hyphens, "
           "not ending with a hyphen, got {0!r}.".format(params["name"]))
-    check(REGION.match(params["region"] or ""), "region must be a Cloud Run region such as europe-west1, got {0!r}.".format(params["region"]))
+    check(REGION_PATTERN.match(params["region"] or ""), "region must be a Cloud Run region such as europe-west1, got {0!r}.".format(params["region"]))
     check(params["wait_timeout"] > 0, "wait_timeout must be above 0, got {0}.".format(params["wait_timeout"]))
     if params["state"] == "absent":
         return
@@ -772,10 +764,7 @@ def argument_spec():
 
 def main():
     module = GcpModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        validate(module.params)
-    except InvalidInput as error:
-        module.fail_json(msg=str(error))
+    module.check_input(validate)
     client = module.client()
     name = cloud_run.service_name(module.params["project"], module.params["region"], module.params["name"])
     if module.params["state"] == "present":

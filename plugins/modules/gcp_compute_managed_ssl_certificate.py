@@ -100,14 +100,11 @@ import re
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import COMPUTE_API
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpApiError
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpModule
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import InvalidInput
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import OperationTimeout
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
-
-class InvalidInput(Exception):
-    """An argument compute would refuse, found before any API call."""
 
 
 def validate(params):
@@ -197,10 +194,7 @@ def argument_spec():
 
 def main():
     module = GcpModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        validate(module.params)
-    except InvalidInput as error:
-        module.fail_json(msg=str(error))
+    module.check_input(validate)
     run(module, module.client())
 
 

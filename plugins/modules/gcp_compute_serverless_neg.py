@@ -121,25 +121,17 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import COMPUT
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpApiError
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpModule
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import OperationTimeout
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import REGION_PATTERN
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import check
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import managed_diff
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-
-
-class InvalidInput(Exception):
-    """An argument compute would refuse, found before any API call."""
-
-
-def check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
 
 
 def validate(params):
     check(NAME.match(params["name"] or ""), "name must be a lowercase letter followed by up to 62 lowercase letters, digits and hyphens, "
           "not ending with a hyphen, got {0!r}.".format(params["name"]))
-    check(REGION.match(params["region"] or ""), "region must be a region such as europe-west1, got {0!r}.".format(params["region"]))
+    check(REGION_PATTERN.match(params["region"] or ""), "region must be a region such as europe-west1, got {0!r}.".format(params["region"]))
     check(params["wait_timeout"] > 0, "wait_timeout must be above 0, got {0}.".format(params["wait_timeout"]))
     if params["state"] == "absent":
         return
@@ -258,10 +250,7 @@ def argument_spec():
 
 def main():
     module = GcpModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        validate(module.params)
-    except InvalidInput as error:
-        module.fail_json(msg=str(error))
+    module.check_input(validate)
     client = module.client()
     if module.params["state"] == "present":
         ensure_present(module, client)

@@ -115,9 +115,10 @@ diff:
 
 import re
 
-from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import RESOURCE_MANAGER_API
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpApiError
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpModule
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import InvalidInput
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import RESOURCE_MANAGER_API
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import plan_role_members
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import role_members
 
@@ -126,10 +127,6 @@ STORAGE_API = "https://storage.googleapis.com/storage/v1/"
 MEMBER = re.compile(r"^(user|group|serviceAccount|domain|principal|principalSet):.+$|^(allUsers|allAuthenticatedUsers)$")
 ROLE = re.compile(r"^(roles/[A-Za-z0-9_.]+|projects/[^/]+/roles/[A-Za-z0-9_.]+|organizations/[0-9]+/roles/[A-Za-z0-9_.]+)$")
 ETAG_RETRIES = 3
-
-
-class InvalidInput(Exception):
-    """An argument IAM would refuse, found before any API call."""
 
 
 def validate(params):
@@ -222,10 +219,7 @@ def argument_spec():
 
 def main():
     module = GcpModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        validate(module.params)
-    except InvalidInput as error:
-        module.fail_json(msg=str(error))
+    module.check_input(validate)
     run(module, module.client())
 
 

@@ -263,10 +263,12 @@ import re
 
 from ansible_collections.mlops.mlflow.plugins.module_utils import gcp_cloud_run as cloud_run
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import COMPUTE_API
-from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import IAP_API
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpApiError
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpModule
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import IAP_API
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import OperationTimeout
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import REGION_PATTERN
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import check
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import managed_diff
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import plan_role_members
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import project_number
@@ -276,19 +278,9 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import role_m
 ACCESSOR_ROLE = "roles/iap.httpsResourceAccessor"
 MEMBER = re.compile(r"^(user|group|serviceAccount|domain|principal|principalSet|deleted:[a-zA-Z]+):.+$|^(allUsers|allAuthenticatedUsers)$")
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 # IAP wants the reauth settings set as a whole.
 WHOLE_SETTINGS = ("accessSettings.reauthSettings", "accessSettings.allowedDomainsSettings", "accessSettings.oauthSettings.programmaticClients")
 SET_PATHS = ("accessSettings.allowedDomainsSettings.domains", "accessSettings.oauthSettings.programmaticClients")
-
-
-class InvalidInput(Exception):
-    """An argument IAP would refuse, found before any API call."""
-
-
-def check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
 
 
 def validate(params):
@@ -297,7 +289,7 @@ def validate(params):
     if params["resource_type"] == "cloud_run":
         check(params["region"], "region is required with resource_type=cloud_run.")
     if params["region"] is not None:
-        check(REGION.match(params["region"]), "region must be a region such as europe-west1, got {0!r}.".format(params["region"]))
+        check(REGION_PATTERN.match(params["region"]), "region must be a region such as europe-west1, got {0!r}.".format(params["region"]))
     if params["project_number"] is not None:
         check(re.match(r"^\d+$", params["project_number"]), "project_number must be digits only, got {0!r}.".format(params["project_number"]))
     for member in params["members"] or []:
@@ -519,10 +511,7 @@ def argument_spec():
 
 def main():
     module = GcpModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        validate(module.params)
-    except InvalidInput as error:
-        module.fail_json(msg=str(error))
+    module.check_input(validate)
     run(module, module.client())
 
 

@@ -193,26 +193,19 @@ import re
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpApiError
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpModule
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import InvalidInput
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import OperationTimeout
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import REGION_PATTERN
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import check
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import label_problem
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import managed_diff
 
 SQL_API = "https://sqladmin.googleapis.com/sql/v1beta4/"
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,96}[a-z0-9])?$")
-REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 ZONE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
 TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 # Fixed when the instance is made: a difference is refused rather than sent.
 IMMUTABLE = ("region", "databaseVersion", "settings.edition")
-
-
-class InvalidInput(Exception):
-    """An argument Cloud SQL would refuse, found before any API call."""
-
-
-def check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
 
 
 def validate(params):
@@ -222,7 +215,7 @@ def validate(params):
     if params["state"] == "absent":
         return
     if params["region"] is not None:
-        check(REGION.match(params["region"]), "region must be a region such as europe-west1, got {0!r}.".format(params["region"]))
+        check(REGION_PATTERN.match(params["region"]), "region must be a region such as europe-west1, got {0!r}.".format(params["region"]))
     if params["zone"]:
         check(ZONE.match(params["zone"]) and (not params["region"] or params["zone"].startswith(params["region"] + "-")),
               "zone must be a zone of the region, such as {0}-b, got {1!r}.".format(params["region"] or "europe-west1", params["zone"]))
@@ -414,10 +407,7 @@ def argument_spec():
 
 def main():
     module = GcpModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        validate(module.params)
-    except InvalidInput as error:
-        module.fail_json(msg=str(error))
+    module.check_input(validate)
     client = module.client()
     if module.params["state"] == "present":
         ensure_present(module, client)

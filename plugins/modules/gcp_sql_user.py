@@ -123,14 +123,11 @@ import re
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpApiError
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import GcpModule
+from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import InvalidInput
 from ansible_collections.mlops.mlflow.plugins.module_utils.gcp_api import OperationTimeout
 
 SQL_API = "https://sqladmin.googleapis.com/sql/v1beta4/"
 INSTANCE = re.compile(r"^[a-z]([-a-z0-9]{0,96}[a-z0-9])?$")
-
-
-class InvalidInput(Exception):
-    """An argument Cloud SQL would refuse, found before any API call."""
 
 
 def validate(params):
@@ -241,10 +238,7 @@ def argument_spec():
 
 def main():
     module = GcpModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        validate(module.params)
-    except InvalidInput as error:
-        module.fail_json(msg=str(error))
+    module.check_input(validate)
     run(module, module.client())
 
 
