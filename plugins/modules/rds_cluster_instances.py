@@ -131,7 +131,7 @@ EXAMPLES = r"""
     engine: aurora-postgresql
     engine_mode: provisioned
     username: mlflow
-    manage_master_user_password: true
+    password: "{{ mlflow_database_password }}"
     serverless_v2_scaling_configuration:
       min_capacity: 0.5
       max_capacity: 4
