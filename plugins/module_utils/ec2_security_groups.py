@@ -101,13 +101,14 @@ def port_ranges(rule, protocol, where):
 
 
 def _network(text, version, where):
+    text = str(text).strip()
     try:
-        network = ipaddress.ip_network(str(text).strip(), strict=False)
+        network = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise InvalidInput("{0}: {1!r} is not an IPv{2} network in CIDR notation.".format(where, text, version))
+        raise InvalidInput("{0}: {1!r} is not an IPv{2} network in CIDR notation.".format(where, text, version)) from None
     _check(network.version == version, "{0}: {1!r} is not an IPv{2} network; use {3}.".format(
         where, text, version, "cidr_ipv6" if version == 4 else "cidr_ip"))
-    _check(str(text).strip() == network.with_prefixlen if "/" in str(text) else True,
+    _check(ipaddress.ip_interface(text).ip == network.network_address,
            "{0}: {1!r} has host bits set; use {2}.".format(where, text, network.with_prefixlen))
     return network.with_prefixlen
 

@@ -60,13 +60,16 @@ def test_ports_and_targets_expand_to_one_key_each():
     (dict(proto="1", from_port=8, to_port=0, cidr_ip=["10.0.0.0/8"]), ("icmp", 8, 0, "cidr_ip", "10.0.0.0/8")),
     (dict(proto="50", group_id=["sg-1"]), ("50", None, None, "group_id", "sg-1")),
     (dict(proto="udp", ports=["53"], cidr_ip=["10.0.0.5/32"]), ("udp", 53, 53, "cidr_ip", "10.0.0.5/32")),
+    (dict(proto="udp", ports=["53"], cidr_ip=["10.0.0.5"]), ("udp", 53, 53, "cidr_ip", "10.0.0.5/32")),
+    (dict(proto="tcp", ports=[443], cidr_ipv6=["2001:DB8::/32"]), ("tcp", 443, 443, "cidr_ipv6", "2001:db8::/32")),
 ])
 def test_protocols_are_normalised_as_ec2_answers(options, key):
     assert shared.rule_keys(rule(**options), "r") == {key: None}
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(ports=[80], cidr_ip=["10.0.0.0/8"], group_name=["lb"]), "r: a rule needs exactly one of cidr_ip, cidr_ipv6, group_name, group_id, got cidr_ip, group_name."),
+    (dict(ports=[80], cidr_ip=["10.0.0.0/8"], group_name=["lb"]),
+     "r: a rule needs exactly one of cidr_ip, cidr_ipv6, group_name, group_id, got cidr_ip, group_name."),
     (dict(ports=[80]), "got none."),
     (dict(cidr_ip=["10.0.0.0/8"]), "a tcp rule needs ports, or from_port and to_port."),
     (dict(ports=[80], from_port=80, to_port=80, cidr_ip=["10.0.0.0/8"]), "give either ports or from_port and to_port, not both."),
