@@ -108,8 +108,7 @@ def _network(text, version, where):
         raise InvalidInput("{0}: {1!r} is not an IPv{2} network in CIDR notation.".format(where, text, version)) from None
     _check(network.version == version, "{0}: {1!r} is not an IPv{2} network; use {3}.".format(
         where, text, version, "cidr_ipv6" if version == 4 else "cidr_ip"))
-    _check(ipaddress.ip_interface(text).ip == network.network_address,
-           "{0}: {1!r} has host bits set; use {2}.".format(where, text, network.with_prefixlen))
+    # Host bits are dropped (10.1.2.3/8 is 10.0.0.0/8), as amazon.aws.ec2_security_group does.
     return network.with_prefixlen
 
 
@@ -140,6 +139,7 @@ def rule_keys(rule, where):
     description = rule.get("rule_desc")
     if description is not None:
         _check(len(description) <= 255, "{0}: rule_desc has more than 255 characters.".format(where))
+        _check(EC2_TEXT.match(description), "{0}: rule_desc {1!r} has a character EC2 refuses; {2}.".format(where, description, EC2_TEXT_HINT))
     return dict(((protocol, low, high, kind, target), description) for low, high in ranges for kind, target in targets)
 
 
@@ -153,13 +153,19 @@ def desired_rules(rules, where):
     return keys
 
 
+# What EC2 accepts in a VPC security group's name, its description and a rule's description.
+EC2_TEXT = re.compile(r"^[a-zA-Z0-9 ._:/()#,@\[\]+=&;{}!$*-]*$")
+EC2_TEXT_HINT = "use letters a-z and A-Z, digits, spaces and ._-:/()#,@[]+=&;{}!$*"
+
+
 def validate(params):
     """Raises InvalidInput, naming the group, the rule and the fix. Returns {name: {"ingress", "egress"}} with
     the desired rule keys of each group (nothing for state=absent)."""
     _check(str(params.get("vpc_id") or "").startswith("vpc-"), "vpc_id must be a VPC ID (vpc-...), got {0!r}.".format(params.get("vpc_id")))
     groups = params.get("groups") or []
     _check(groups, "groups must name at least one security group.")
-    names = [group.get("name") for group in groups]
+    # EC2 compares group names without regard to case.
+    names = [str(group.get("name") or "").lower() for group in groups]
     duplicates = sorted(set(name for name in names if names.count(name) > 1))
     _check(not duplicates, "groups names {0} more than once.".format(", ".join(duplicates)))
     _check(params.get("wait_timeout", 0) >= 0, "wait_timeout must not be negative.")
@@ -168,12 +174,15 @@ def validate(params):
         name = group.get("name") or ""
         _check(0 < len(name) <= 255, "groups: a name must have 1 to 255 characters, got {0!r}.".format(name))
         _check(not name.lower().startswith("sg-"), "groups: {0}: EC2 refuses group names that begin with 'sg-'.".format(name))
-        _check(name != "default", "groups: 'default' is the VPC's own group, which EC2 creates and never deletes; choose another name.")
+        _check(name.lower() != "default", "groups: 'default' is the VPC's own group, which EC2 creates and never deletes; choose another name.")
+        _check(EC2_TEXT.match(name), "groups: {0!r} has a character EC2 refuses in a group name; {1}.".format(name, EC2_TEXT_HINT))
         if params.get("state") == "absent":
             continue
         description = group.get("description")
         _check(description, "groups: {0}: description is required with state=present.".format(name))
         _check(len(description) <= 255, "groups: {0}: description has more than 255 characters.".format(name))
+        _check(EC2_TEXT.match(description), "groups: {0}: the description has a character EC2 refuses; {1}.".format(name, EC2_TEXT_HINT))
+        _check(len(group.get("tags") or {}) <= 50, "groups: {0}: EC2 allows 50 tags on a resource.".format(name))
         for key, value in (group.get("tags") or {}).items():
             _check(not str(key).startswith("aws:"), "groups: {0}: tag keys beginning with 'aws:' are reserved for AWS, got {1!r}.".format(name, key))
             _check(0 < len(str(key)) <= 128 and len(str(value)) <= 256,
@@ -191,6 +200,15 @@ def referenced_names(desired):
     for rules in desired.values():
         for keys in (rules["ingress"], rules["egress"]):
             found.update(key[4] for key in keys or {} if key[3] == "group")
+    return sorted(found)
+
+
+def referenced_ids(desired):
+    """The group IDs the rules name, sorted."""
+    found = set()
+    for rules in desired.values():
+        for keys in (rules["ingress"], rules["egress"]):
+            found.update(key[4] for key in keys or {} if key[3] == "group_id")
     return sorted(found)
 
 

@@ -89,7 +89,8 @@ options:
             type: int
           cidr_ip:
             description:
-              - IPv4 networks in CIDR notation (a string or a list).
+              - IPv4 networks in CIDR notation (a string or a list). Host bits are dropped (V(10.1.2.3/8) is
+                V(10.0.0.0/8)), as M(amazon.aws.ec2_security_group) does.
               - A rule has exactly one of O(groups[].rules[].cidr_ip), O(groups[].rules[].cidr_ipv6),
                 O(groups[].rules[].group_name) and O(groups[].rules[].group_id).
             type: list
@@ -310,19 +311,20 @@ def apply_rules(client, group_id, changes, name_to_id, egress):
     authorize = client.authorize_security_group_egress if egress else client.authorize_security_group_ingress
     describe = (client.update_security_group_rule_descriptions_egress if egress
                 else client.update_security_group_rule_descriptions_ingress)
+    # New rules first: a failure half-way leaves the group admitting the old and the new, never nobody.
+    if changes["authorize"]:
+        authorize(aws_retry=True, GroupId=group_id,
+                  IpPermissions=shared.permissions(dict((key, changes["descriptions"].get(key)) for key in changes["authorize"]), name_to_id))
     if changes["revoke"]:
         # With the current descriptions: EC2 ignores them on a revoke, but moto refuses a revoke without them.
         current = changes.get("current") or {}
         revoke(aws_retry=True, GroupId=group_id,
                IpPermissions=shared.permissions(dict((key, current.get(key)) for key in changes["revoke"]), name_to_id))
-    if changes["authorize"]:
-        authorize(aws_retry=True, GroupId=group_id,
-                  IpPermissions=shared.permissions(dict((key, changes["descriptions"].get(key)) for key in changes["authorize"]), name_to_id))
     if changes["describe"]:
         describe(aws_retry=True, GroupId=group_id, IpPermissions=shared.permissions(changes["describe"], name_to_id))
 
 
-def ensure_present(module, client, desired):
+def ensure_present(module, client, plain_client, desired):
     params = module.params
     names = [group["name"] for group in params["groups"]]
     outside = [name for name in shared.referenced_names(desired) if name not in desired]
@@ -334,6 +336,7 @@ def ensure_present(module, client, desired):
         check_against(existing, desired, params)
     except shared.InvalidInput as error:
         module.fail_json(msg=str(error))
+    check_ids_exist(module, plain_client, shared.referenced_ids(desired))
     name_to_id = dict((name, group["GroupId"]) for name, group in existing.items())
     for name in names:
         name_to_id.setdefault(name, "")
@@ -359,6 +362,20 @@ def ensure_present(module, client, desired):
             before=dict((name, shared.comparable(plans[name]["before"], descriptions[name])) for name in names),
             after=dict((name, shared.comparable(plans[name]["after"], descriptions[name])) for name in names))
     module.exit_json(**result)
+
+
+def check_ids_exist(module, client, group_ids):
+    """Fail before any change when a rule names a group ID that does not exist (EC2 would refuse it only after
+    the groups were created)."""
+    if not group_ids:
+        return
+    try:
+        client.describe_security_groups(aws_retry=True, GroupIds=group_ids)
+    except is_boto3_error_code("InvalidGroup.NotFound") as error:
+        module.fail_json(msg="Rules name security groups that do not exist: {0}. Fix the group_id.".format(
+            error.response.get("Error", {}).get("Message", ", ".join(group_ids))))
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:  # pylint: disable=duplicate-except
+        module.fail_json_aws(error, msg="Could not describe the security groups {0}".format(", ".join(group_ids)))
 
 
 def apply(module, client, params, plans, name_to_id, descriptions):
@@ -483,10 +500,12 @@ def main():
     except shared.InvalidInput as error:
         module.fail_json(msg=str(error))
     client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=_RETRY_CODES))
+    # For the calls where "not found" is an answer, not EC2 catching up with a group just created.
+    plain_client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     if module.params["state"] == "present":
-        ensure_present(module, client, desired)
+        ensure_present(module, client, plain_client, desired)
     else:
-        ensure_absent(module, client)
+        ensure_absent(module, plain_client)
 
 
 if __name__ == "__main__":

@@ -165,10 +165,13 @@ def test_bad_input_fails_before_any_change(aws, play, vpc_id):
     two_targets["groups"][0]["rules"][0]["group_name"] = "svc"
     unknown = the_set(vpc_id)
     unknown["groups"][2]["rules"][0]["group_name"] = "nothing-by-this-name"
+    missing_id = the_set(vpc_id)
+    missing_id["groups"][0]["rules"][0] = dict(proto="tcp", ports=[80], group_id="sg-0123456789abcdef0", rule_desc="users")
     start = aws.control.last_request_id()
-    run = play([task(two_targets, ignore_errors=True), task(unknown, ignore_errors=True)])
+    run = play([task(two_targets, ignore_errors=True), task(unknown, ignore_errors=True), task(missing_id, ignore_errors=True)])
     assert run.rc == 0, run.output
-    first, second = run.results
+    first, second, third = run.results
+    assert third["failed"] and "do not exist" in third["msg"] and "sg-0123456789abcdef0" in third["msg"], third["msg"]
     assert first["failed"] and "groups: lb: rules[0]: a rule needs exactly one of cidr_ip, cidr_ipv6, group_name, group_id, " \
                                "got cidr_ip, group_name." in first["msg"], first["msg"]
     assert second["failed"] and "nothing-by-this-name" in second["msg"] and "neither in groups nor in VPC" in second["msg"], second["msg"]

@@ -79,10 +79,10 @@ def test_protocols_are_normalised_as_ec2_answers(options, key):
     (dict(proto="-1", ports=[80], cidr_ip=["10.0.0.0/8"]), "protocol -1 (all) has no ports"),
     (dict(proto="gre", cidr_ip=["10.0.0.0/8"]), "proto must be tcp, udp, icmp, icmpv6, -1, all or a protocol number 0-255, got 'gre'."),
     (dict(proto="icmp", ports=[8], cidr_ip=["10.0.0.0/8"]), "an ICMP rule takes from_port (the type)"),
-    (dict(ports=[80], cidr_ip=["10.0.0.1/8"]), "'10.0.0.1/8' has host bits set; use 10.0.0.0/8."),
     (dict(ports=[80], cidr_ip=["::/0"]), "'::/0' is not an IPv4 network; use cidr_ipv6."),
     (dict(ports=[80], cidr_ip=["nowhere"]), "'nowhere' is not an IPv4 network in CIDR notation."),
     (dict(ports=[80], group_id=["lb"]), "group_id must be a security group ID (sg-...)"),
+    (dict(ports=[80], cidr_ip=["10.0.0.0/8"], rule_desc="users \u00e0 Paris"), "rule_desc 'users \u00e0 Paris' has a character EC2 refuses"),
 ])
 def test_bad_rules_are_refused(options, message):
     with pytest.raises(shared.InvalidInput) as caught:
@@ -96,6 +96,11 @@ def test_bad_rules_are_refused(options, message):
     (dict(groups=[group("a"), group("a")]), "groups names a more than once."),
     (dict(groups=[group("sg-web")]), "EC2 refuses group names that begin with 'sg-'"),
     (dict(groups=[group("default")]), "'default' is the VPC's own group"),
+    (dict(groups=[group("Default")]), "'default' is the VPC's own group"),
+    (dict(groups=[group("a"), group("A")]), "groups names a more than once."),
+    (dict(groups=[group("bad\u00e9")]), "has a character EC2 refuses in a group name"),
+    (dict(groups=[group("a", description="caf\u00e9")]), "groups: a: the description has a character EC2 refuses"),
+    (dict(groups=[group("a", tags=dict(("k{0}".format(index), "v") for index in range(51)))]), "EC2 allows 50 tags"),
     (dict(groups=[group("a", description=None)]), "groups: a: description is required with state=present."),
     (dict(groups=[group("a", tags={"aws:x": "1"})]), "groups: a: tag keys beginning with 'aws:' are reserved"),
     (dict(groups=[group("a", rules_egress=[rule(proto="tcp", cidr_ip=["10.0.0.0/8"])])]),
