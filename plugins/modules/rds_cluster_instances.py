@@ -460,11 +460,13 @@ def snake_cluster(cluster):
     }
 
 
-def instance_ready(instance):
-    return instance.get("DBInstanceStatus") == "available" and not instance.get("PendingModifiedValues")
+def instance_ready(instance, modified=False):
+    """Available; an instance this run modified must also have no pending modification left (a change deferred
+    by someone else to the maintenance window may stay pending for days, so others are not held to that)."""
+    return instance.get("DBInstanceStatus") == "available" and not (modified and instance.get("PendingModifiedValues"))
 
 
-def pending(members, params, gone):
+def pending(members, params, gone, modified=frozenset()):
     """(identifiers still to wait for, problem): with ``gone`` the listed identifiers wait until they are absent,
     the others until they are available; problem names an instance in a dead-end status."""
     found = by_identifier(members)
@@ -479,7 +481,7 @@ def pending(members, params, gone):
         if instance is None:  # not yet shown after its creation, or deleted meanwhile: the timeout ends it
             waiting.append(key)
             continue
-        if instance_ready(instance):
+        if instance_ready(instance, key in modified):
             continue
         status = instance.get("DBInstanceStatus")
         if status in INSTANCE_DEAD_ENDS:
@@ -548,11 +550,11 @@ def wait_until_gone(client, cluster_identifier, identifiers, waiter, members):
         members = describe_members(client, cluster_identifier)
 
 
-def wait_for_instances(client, cluster_identifier, params, gone, waiter, members=None):
+def wait_for_instances(client, cluster_identifier, params, gone, waiter, members=None, modified=frozenset()):
     while True:
         if members is None:
             members = describe_members(client, cluster_identifier)
-        waiting, problem = pending(members, params, gone)
+        waiting, problem = pending(members, params, gone, modified)
         if problem:
             raise WaitFailed(problem)
         if not waiting:
@@ -658,7 +660,8 @@ def run(module, client):
                 wait_params = dict(params, instances=list(params["instances"] or []) + sorted(gone - listed))
                 if params["state"] == "absent":
                     wait_params["instances"] = sorted(gone)
-                final = wait_for_instances(client, name, wait_params, gone, waiter, members=final)
+                modified = frozenset(identifier.lower() for action, identifier, details in actions if action == "modify")
+                final = wait_for_instances(client, name, wait_params, gone, waiter, members=final, modified=modified)
                 if actions:  # the cluster's status may have changed with its instances
                     cluster = describe_cluster(client, name) or cluster
             elif final is None:
@@ -697,7 +700,9 @@ def main():
         validate(module.params)
     except InvalidInput as error:
         module.fail_json(msg=str(error))
-    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    # RDS refuses a change while the cluster or the instance is busy (another instance being added, a backup).
+    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff(
+        catch_extra_error_codes=["InvalidDBClusterStateFault", "InvalidDBInstanceState"]))
     run(module, client)
 
 
