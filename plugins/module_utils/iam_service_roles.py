@@ -28,8 +28,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+# IAM's name patterns are ASCII: \w would admit other letters too.
+ROLE_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
+POLICY_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,128}$")
+ROLE_DESCRIPTION = re.compile("^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$")
+INLINE_POLICIES_SIZE = 10240
 # IAM paths: "/" or "/" + printable ASCII + "/", up to 512 characters.
 ROLE_PATH = re.compile(r"^/([\x21-\x7e]*/)?$")
 POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\x21-\x7e]+$")
@@ -87,18 +90,25 @@ def validate(params):
                                                              "{0}: assume_role_policy_document".format(where))
         description = role.get("description")
         _check(description is None or len(description) <= 1000, "{0}: description may have up to 1000 characters.".format(where))
+        _check(description is None or ROLE_DESCRIPTION.match(description),
+               "{0}: description may hold printable Latin-1 characters only (IAM refuses others).".format(where))
         spec["description"] = description
         inline = {}
         for policy_name, document in (role.get("inline_policies") or {}).items():
             _check(POLICY_NAME.match(str(policy_name)),
                    "{0}: inline policy name must be 1 to 128 letters, digits and +=,.@_- characters, got {1!r}.".format(where, policy_name))
             inline[policy_name] = parse_document(document, "{0}: inline policy {1}".format(where, policy_name))
+        # IAM counts a role's inline policies together, without whitespace.
+        size = sum(len(re.sub(r"\s", "", json.dumps(document, separators=(",", ":")))) for document in inline.values())
+        _check(size <= INLINE_POLICIES_SIZE, "{0}: the inline policies have {1} characters without whitespace; IAM allows {2} per role. "
+               "Split them across roles or use a managed policy.".format(where, size, INLINE_POLICIES_SIZE))
         spec["inline_policies"] = inline
         arns = list(role.get("managed_policy_arns") or [])
         for arn in arns:
             _check(POLICY_ARN.match(str(arn)), "{0}: managed_policy_arns holds {1!r}, which is no IAM policy ARN.".format(where, arn))
         duplicates = sorted(set(arn for arn in arns if arns.count(arn) > 1))
         _check(not duplicates, "{0}: managed_policy_arns lists {1} more than once.".format(where, ", ".join(duplicates)))
+        _check(len(arns) <= 10, "{0}: IAM attaches up to 10 managed policies to a role by default, got {1}.".format(where, len(arns)))
         spec["managed_policy_arns"] = arns
         duration = role.get("max_session_duration")
         _check(duration is None or MIN_SESSION <= duration <= MAX_SESSION,

@@ -68,6 +68,12 @@ def described(**changes):
     ({"max_session_duration": 43201}, "max_session_duration must be between 3600 and 43200"),
     ({"permissions_boundary": "arn:aws:s3:::bucket"}, "permissions_boundary must be an IAM policy ARN"),
     ({"description": "x" * 1001}, "description may have up to 1000"),
+    ({"description": "MLflow \u2013 task role"}, "printable Latin-1 characters only"),
+    ({"name": "mlflow-t\u00e2che"}, "name must be 1 to 64 letters"),
+    ({"inline_policies": {"big": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + "x" * 10240}]}}},
+     "IAM allows 10240 per role"),
+    ({"managed_policy_arns": ["arn:aws:iam::aws:policy/P{0}".format(index) for index in range(11)]}, "up to 10 managed policies"),
     ({"tags": {"aws:cloudformation:stack-name": "x"}}, "reserved for AWS"),
     ({"tags": {"k": "v" * 257}}, "values up to 256"),
 ])
