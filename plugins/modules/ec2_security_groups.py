@@ -256,6 +256,7 @@ diff:
   type: dict
 """
 
+import functools
 import time
 
 try:
@@ -306,25 +307,29 @@ def check_against(existing, desired, params):
                     group["name"], current["GroupId"], current.get("Description"), group["description"]))
 
 
-def apply_rules(client, group_id, changes, name_to_id, egress):
-    revoke = client.revoke_security_group_egress if egress else client.revoke_security_group_ingress
-    authorize = client.authorize_security_group_egress if egress else client.authorize_security_group_ingress
-    describe = (client.update_security_group_rule_descriptions_egress if egress
-                else client.update_security_group_rule_descriptions_ingress)
+def apply_rules(client, group_id, changes, name_to_id, egress, retry=None):
+    def call(method):
+        # retry: a decorator that also waits out "not found" answers about groups this run created.
+        return retry(method) if retry else functools.partial(method, aws_retry=True)
+
+    revoke = call(client.revoke_security_group_egress if egress else client.revoke_security_group_ingress)
+    authorize = call(client.authorize_security_group_egress if egress else client.authorize_security_group_ingress)
+    describe = call(client.update_security_group_rule_descriptions_egress if egress
+                    else client.update_security_group_rule_descriptions_ingress)
     # New rules first: a failure half-way leaves the group admitting the old and the new, never nobody.
     if changes["authorize"]:
-        authorize(aws_retry=True, GroupId=group_id,
+        authorize(GroupId=group_id,
                   IpPermissions=shared.permissions(dict((key, changes["descriptions"].get(key)) for key in changes["authorize"]), name_to_id))
     if changes["revoke"]:
         # With the current descriptions: EC2 ignores them on a revoke, but moto refuses a revoke without them.
         current = changes.get("current") or {}
-        revoke(aws_retry=True, GroupId=group_id,
+        revoke(GroupId=group_id,
                IpPermissions=shared.permissions(dict((key, current.get(key)) for key in changes["revoke"]), name_to_id))
     if changes["describe"]:
-        describe(aws_retry=True, GroupId=group_id, IpPermissions=shared.permissions(changes["describe"], name_to_id))
+        describe(GroupId=group_id, IpPermissions=shared.permissions(changes["describe"], name_to_id))
 
 
-def ensure_present(module, client, plain_client, desired):
+def ensure_present(module, client, desired):
     params = module.params
     names = [group["name"] for group in params["groups"]]
     outside = [name for name in shared.referenced_names(desired) if name not in desired]
@@ -336,7 +341,7 @@ def ensure_present(module, client, plain_client, desired):
         check_against(existing, desired, params)
     except shared.InvalidInput as error:
         module.fail_json(msg=str(error))
-    check_ids_exist(module, plain_client, shared.referenced_ids(desired))
+    check_ids_exist(module, client, shared.referenced_ids(desired))
     name_to_id = dict((name, group["GroupId"]) for name, group in existing.items())
     for name in names:
         name_to_id.setdefault(name, "")
@@ -397,6 +402,8 @@ def apply(module, client, params, plans, name_to_id, descriptions):
             wait_for_resource_state(client, module, "security_group_exists", delay=WAITER_DELAY,
                                     max_attempts=max(1, params["wait_timeout"] // WAITER_DELAY), GroupIds=created)
         step = "update"
+        # Right after CreateSecurityGroup, EC2 may answer for a while that a new group does not exist.
+        retry = AWSRetry.jittered_backoff(catch_extra_error_codes=_RETRY_CODES) if created else None
         for name, group_plan in plans.items():
             group_id = name_to_id[name]
             to_set, to_unset = group_plan["tags"]
@@ -405,11 +412,12 @@ def apply(module, client, params, plans, name_to_id, descriptions):
                     client.delete_tags(aws_retry=True, Resources=[group_id], Tags=[{"Key": key} for key in to_unset])
                 if to_set:
                     client.create_tags(aws_retry=True, Resources=[group_id], Tags=ansible_dict_to_boto3_tag_list(to_set))
-            apply_rules(client, group_id, group_plan["ingress"], name_to_id, egress=False)
-            apply_rules(client, group_id, group_plan["egress"], name_to_id, egress=True)
+            apply_rules(client, group_id, group_plan["ingress"], name_to_id, egress=False, retry=retry)
+            apply_rules(client, group_id, group_plan["egress"], name_to_id, egress=True, retry=retry)
         name = None
         step = "describe"
-        described = client.describe_security_groups(aws_retry=True, GroupIds=[name_to_id[key] for key in plans])["SecurityGroups"]
+        describe = retry(client.describe_security_groups) if retry else functools.partial(client.describe_security_groups, aws_retry=True)
+        described = describe(GroupIds=[name_to_id[key] for key in plans])["SecurityGroups"]
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg="Could not {0} security group{1}".format(step, " " + name if name else "s"),
                              created_group_ids=created)
@@ -499,13 +507,13 @@ def main():
         desired = shared.validate(module.params)
     except shared.InvalidInput as error:
         module.fail_json(msg=str(error))
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=_RETRY_CODES))
-    # For the calls where "not found" is an answer, not EC2 catching up with a group just created.
-    plain_client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    # One client (each one costs the parsing of EC2's large service model); "not found" is retried only for the
+    # groups this run creates, in apply().
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     if module.params["state"] == "present":
-        ensure_present(module, client, plain_client, desired)
+        ensure_present(module, client, desired)
     else:
-        ensure_absent(module, plain_client)
+        ensure_absent(module, client)
 
 
 if __name__ == "__main__":
