@@ -29,6 +29,8 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import check as _check
 
 # What EC2 answers for the protocols it knows by name (it stores 6, 17, 1 and all as these).
 _PROTOCOL_NAMES = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp",
@@ -41,15 +43,6 @@ TARGETS = ("cidr_ip", "cidr_ipv6", "group_name", "group_id")
 DEFAULT_EGRESS = {("-1", None, None, "cidr_ip", "0.0.0.0/0"): ""}
 _KIND_OPTION = {"cidr_ip": "cidr_ip", "cidr_ipv6": "cidr_ipv6", "group": "group_name", "group_id": "group_id",
                 "prefix_list_id": "prefix_list_id"}
-
-
-class InvalidInput(Exception):
-    """An argument EC2 would refuse, or that names nothing, found before any change."""
-
-
-def _check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
 
 
 def protocol_of(proto, where):

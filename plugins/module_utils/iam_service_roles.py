@@ -27,6 +27,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import check as _check
 
 # IAM's name patterns are ASCII: \w would admit other letters too.
 ROLE_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
@@ -38,15 +40,6 @@ ROLE_PATH = re.compile(r"^/([\x21-\x7e]*/)?$")
 POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\x21-\x7e]+$")
 MIN_SESSION, MAX_SESSION = 3600, 43200
 DEFAULT_SESSION = 3600
-
-
-class InvalidInput(Exception):
-    """An argument IAM would refuse, found before any API call."""
-
-
-def _check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
 
 
 def parse_document(value, where):

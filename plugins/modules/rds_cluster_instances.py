@@ -265,6 +265,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import check as _check
+
 # Statuses a cluster does not leave by itself (waiting for "available" would be in vain).
 CLUSTER_DEAD_ENDS = frozenset([
     "failed", "deleting", "stopped", "stopping", "inaccessible-encryption-credentials",
@@ -284,17 +287,8 @@ SETTINGS = (
 )
 
 
-class InvalidInput(Exception):
-    """An argument RDS would refuse, found before any API call."""
-
-
 class WaitFailed(Exception):
     """A wait that timed out or met a status that will not change by itself."""
-
-
-def _check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
 
 
 def identifier_problem(identifier):
