@@ -38,6 +38,7 @@ from typing import Iterator, List, Optional, Tuple
 
 LOOPBACK = "127.0.0.1"
 PIECE = 64 * 1024
+IN_FLIGHT_WAIT = 5.0  # seconds `requests` waits for requests answered but not yet recorded
 # RFC 9110 section 7.6.1: headers meaningful for one connection only, never forwarded.
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
                         "trailer", "transfer-encoding", "upgrade"))
@@ -171,6 +172,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         sent = received = 0
         status = 0
         upstream = http.client.HTTPConnection(*balancer.target(), timeout=balancer.timeout)
+        balancer.begin()
         try:
             try:
                 framing, body = self._request_body()
@@ -322,7 +324,8 @@ class LocalLoadBalancer:
         self._server: Optional[_ProxyServer] = None
         self._thread: Optional[threading.Thread] = None
         self._requests: List[ForwardedRequest] = []
-        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._lock = threading.Condition()
 
     def target(self) -> Tuple[str, int]:
         target = self._target() if callable(self._target) else self._target
@@ -334,13 +337,24 @@ class LocalLoadBalancer:
 
     @property
     def requests(self) -> List[ForwardedRequest]:
-        """Every request forwarded so far, oldest first."""
+        """Every request forwarded so far, oldest first.
+
+        A request is recorded after its response has reached the client, so a client that has just
+        read its answer could otherwise miss its own request here: wait (briefly) for those in flight.
+        """
         with self._lock:
+            self._lock.wait_for(lambda: self._in_flight == 0, timeout=IN_FLIGHT_WAIT)
             return list(self._requests)
+
+    def begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
 
     def record(self, request: ForwardedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+            self._in_flight -= 1
+            self._lock.notify_all()
 
     def describe_requests(self, last: int = 20) -> str:
         """The latest requests, one a line, for failure messages."""
