@@ -408,3 +408,61 @@ def references_to(permissions_list, group_ids):
                     item[port] = permission[port]
             found.append(item)
     return found
+
+
+def argument_spec():
+    """The options of mlops.mlflow.ec2_security_groups (also what mlops.mlflow.aws_drift_info compares)."""
+    rule_options = dict(
+        proto=dict(type="str", required=True),
+        ports=dict(type="list", elements="str"),
+        from_port=dict(type="int"),
+        to_port=dict(type="int"),
+        cidr_ip=dict(type="list", elements="str"),
+        cidr_ipv6=dict(type="list", elements="str"),
+        group_name=dict(type="list", elements="str"),
+        group_id=dict(type="list", elements="str"),
+        rule_desc=dict(type="str"),
+    )
+    return dict(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        vpc_id=dict(type="str", required=True),
+        groups=dict(type="list", elements="dict", required=True, options=dict(
+            name=dict(type="str", required=True),
+            description=dict(type="str"),
+            rules=dict(type="list", elements="dict", default=[], options=rule_options),
+            rules_egress=dict(type="list", elements="dict", options=rule_options),
+            tags=dict(type="dict", default={}),
+        )),
+        purge_rules=dict(type="bool", default=True),
+        purge_rules_egress=dict(type="bool", default=True),
+        purge_tags=dict(type="bool", default=True),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=300),
+    )
+
+
+def _describe(client, **kwargs):
+    return client.get_paginator("describe_security_groups").paginate(**kwargs).build_full_result().get("SecurityGroups") or []
+
+
+def describe_by_name(client, vpc_id, names):
+    """{name: group} of the VPC's groups with these names (one DescribeSecurityGroups call)."""
+    found = _describe(client, Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": sorted(names)}])
+    return dict((group["GroupName"], group) for group in found)
+
+
+def check_against(existing, desired, params):
+    """Raise InvalidInput for rules naming groups that neither the set nor the VPC has, and descriptions EC2
+    cannot change."""
+    known = set(desired) | set(existing)
+    unknown = [name for name in referenced_names(desired) if name not in known]
+    if unknown:
+        raise InvalidInput("Rules name security groups that are neither in groups nor in VPC {0}: {1}. Add them to groups "
+                                  "or fix the group_name.".format(params["vpc_id"], ", ".join(unknown)))
+    for group in params["groups"]:
+        current = existing.get(group["name"])
+        if current is not None and current.get("Description") != group["description"]:
+            raise InvalidInput(
+                "Security group {0} ({1}) has the description {2!r}, not {3!r}, and EC2 cannot change a group's description. "
+                "Give the existing description, or delete the group (state=absent) so that it is created again.".format(
+                    group["name"], current["GroupId"], current.get("Description"), group["description"]))

@@ -360,3 +360,26 @@ def delete(client, current, profiles):
     for profile in profiles:
         client.remove_role_from_instance_profile(aws_retry=True, RoleName=name, InstanceProfileName=profile)
     client.delete_role(aws_retry=True, RoleName=name)
+
+
+def argument_spec():
+    """The options of mlops.mlflow.iam_service_roles (also what mlops.mlflow.aws_drift_info compares)."""
+    return dict(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        roles=dict(type="list", elements="dict", required=True, options=dict(
+            name=dict(type="str", required=True),
+            path=dict(type="str", default="/"),
+            description=dict(type="str"),
+            assume_role_policy_document=dict(type="raw"),
+            inline_policies=dict(type="dict", default={}),
+            managed_policy_arns=dict(type="list", elements="str", default=[]),
+            max_session_duration=dict(type="int"),
+            permissions_boundary=dict(type="str"),
+            tags=dict(type="dict", default={}),
+        )),
+        purge_inline_policies=dict(type="bool", default=True),
+        purge_managed_policies=dict(type="bool", default=True),
+        purge_tags=dict(type="bool", default=True),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=120),
+    )

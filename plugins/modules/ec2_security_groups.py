@@ -280,33 +280,6 @@ DELETE_RETRY_SECONDS = 5
 
 
 @AWSRetry.jittered_backoff()
-def _describe(client, **kwargs):
-    return client.get_paginator("describe_security_groups").paginate(**kwargs).build_full_result().get("SecurityGroups") or []
-
-
-def describe_by_name(client, vpc_id, names):
-    """{name: group} of the VPC's groups with these names (one DescribeSecurityGroups call)."""
-    found = _describe(client, Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": sorted(names)}])
-    return dict((group["GroupName"], group) for group in found)
-
-
-def check_against(existing, desired, params):
-    """Raise InvalidInput for rules naming groups that neither the set nor the VPC has, and descriptions EC2
-    cannot change."""
-    known = set(desired) | set(existing)
-    unknown = [name for name in shared.referenced_names(desired) if name not in known]
-    if unknown:
-        raise shared.InvalidInput("Rules name security groups that are neither in groups nor in VPC {0}: {1}. Add them to groups "
-                                  "or fix the group_name.".format(params["vpc_id"], ", ".join(unknown)))
-    for group in params["groups"]:
-        current = existing.get(group["name"])
-        if current is not None and current.get("Description") != group["description"]:
-            raise shared.InvalidInput(
-                "Security group {0} ({1}) has the description {2!r}, not {3!r}, and EC2 cannot change a group's description. "
-                "Give the existing description, or delete the group (state=absent) so that it is created again.".format(
-                    group["name"], current["GroupId"], current.get("Description"), group["description"]))
-
-
 def apply_rules(client, group_id, changes, name_to_id, egress, retry=None):
     def call(method):
         # retry: a decorator that also waits out "not found" answers about groups this run created.
@@ -334,11 +307,11 @@ def ensure_present(module, client, desired):
     names = [group["name"] for group in params["groups"]]
     outside = [name for name in shared.referenced_names(desired) if name not in desired]
     try:
-        existing = describe_by_name(client, params["vpc_id"], names + outside)
+        existing = shared.describe_by_name(client, params["vpc_id"], names + outside)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg="Could not describe the security groups of VPC {0}".format(params["vpc_id"]))
     try:
-        check_against(existing, desired, params)
+        shared.check_against(existing, desired, params)
     except shared.InvalidInput as error:
         module.fail_json(msg=str(error))
     check_ids_exist(module, client, shared.referenced_ids(desired))
@@ -444,7 +417,7 @@ def ensure_absent(module, client):
     params = module.params
     names = [group["name"] for group in params["groups"]]
     try:
-        existing = describe_by_name(client, params["vpc_id"], names)
+        existing = shared.describe_by_name(client, params["vpc_id"], names)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg="Could not describe the security groups of VPC {0}".format(params["vpc_id"]))
     result = dict(changed=bool(existing), groups={})
@@ -474,33 +447,7 @@ def ensure_absent(module, client):
 
 
 def main():
-    rule_options = dict(
-        proto=dict(type="str", required=True),
-        ports=dict(type="list", elements="str"),
-        from_port=dict(type="int"),
-        to_port=dict(type="int"),
-        cidr_ip=dict(type="list", elements="str"),
-        cidr_ipv6=dict(type="list", elements="str"),
-        group_name=dict(type="list", elements="str"),
-        group_id=dict(type="list", elements="str"),
-        rule_desc=dict(type="str"),
-    )
-    argument_spec = dict(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        vpc_id=dict(type="str", required=True),
-        groups=dict(type="list", elements="dict", required=True, options=dict(
-            name=dict(type="str", required=True),
-            description=dict(type="str"),
-            rules=dict(type="list", elements="dict", default=[], options=rule_options),
-            rules_egress=dict(type="list", elements="dict", options=rule_options),
-            tags=dict(type="dict", default={}),
-        )),
-        purge_rules=dict(type="bool", default=True),
-        purge_rules_egress=dict(type="bool", default=True),
-        purge_tags=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=300),
-    )
+    argument_spec = shared.argument_spec()
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     # Everything is checked before the first API call: bad input changes nothing.
     try:

@@ -356,25 +356,7 @@ def ensure_absent(module, client, specs):
 
 
 def main():
-    argument_spec = dict(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        roles=dict(type="list", elements="dict", required=True, options=dict(
-            name=dict(type="str", required=True),
-            path=dict(type="str", default="/"),
-            description=dict(type="str"),
-            assume_role_policy_document=dict(type="raw"),
-            inline_policies=dict(type="dict", default={}),
-            managed_policy_arns=dict(type="list", elements="str", default=[]),
-            max_session_duration=dict(type="int"),
-            permissions_boundary=dict(type="str"),
-            tags=dict(type="dict", default={}),
-        )),
-        purge_inline_policies=dict(type="bool", default=True),
-        purge_managed_policies=dict(type="bool", default=True),
-        purge_tags=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=120),
-    )
+    argument_spec = logic.argument_spec()
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     # Everything is checked before the first API call: bad input changes nothing.
     try:

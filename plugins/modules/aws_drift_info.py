@@ -1,0 +1,236 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the mlops.mlflow collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: aws_drift_info
+version_added: 0.1.0
+short_description: Tell, in one run, which AWS resources their acting modules would leave unchanged
+description:
+  - Describes several AWS resources and compares each with the arguments of the module that manages it (its
+    I(acting module)), in one module run. For each part it tells whether the resource exists and whether it is in
+    sync, that is whether the acting module, given the same arguments, would change nothing.
+  - A role uses it to skip, on a re-run, the acting tasks whose resources are in sync (C(when: not ...in_sync)); the
+    acting tasks still run for every part that differs, so drift is corrected as before.
+  - This module exists because an AWS module run costs about a second before it makes its first call (the module's
+    start-up, boto3's import, the service model), and a stack of a dozen resources made by a dozen acting modules spends
+    most of a no-op run on that. One run of this module replaces those runs when nothing differs.
+  - A part is in sync only when everything its acting module would change has been compared. What cannot be read back
+    (for example the client secret of an OIDC listener) makes the part out of sync, always.
+  - The module changes nothing, and works the same in check mode.
+options:
+  parts:
+    description:
+      - The resources to compare.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - The name of the part in the result (any unique string).
+        type: str
+        required: true
+      kind:
+        description:
+          - The acting module whose arguments O(parts[].spec) holds.
+          - V(ec2_security_groups) is M(mlops.mlflow.ec2_security_groups) with O(mlops.mlflow.ec2_security_groups#module:state=present).
+          - V(iam_service_roles) is M(mlops.mlflow.iam_service_roles) with O(mlops.mlflow.iam_service_roles#module:state=present).
+          - V(application_autoscaling_target_tracking) is M(mlops.mlflow.application_autoscaling_target_tracking) with
+            O(mlops.mlflow.application_autoscaling_target_tracking#module:state=absent) only.
+          - V(kms_key) is M(amazon.aws.kms_key), V(secretsmanager_secret) M(community.aws.secretsmanager_secret),
+            V(cloudwatchlogs_log_group) M(amazon.aws.cloudwatchlogs_log_group), V(rds_subnet_group)
+            M(amazon.aws.rds_subnet_group), V(rds_cluster) M(amazon.aws.rds_cluster), V(elb_target_group)
+            M(community.aws.elb_target_group) and V(elb_application_lb) M(amazon.aws.elb_application_lb), each with
+            C(state=present) and the options listed in the module's notes.
+        type: str
+        required: true
+        choices:
+          - application_autoscaling_target_tracking
+          - cloudwatchlogs_log_group
+          - ec2_security_groups
+          - elb_application_lb
+          - elb_target_group
+          - iam_service_roles
+          - kms_key
+          - rds_cluster
+          - rds_subnet_group
+          - secretsmanager_secret
+      spec:
+        description:
+          - The arguments the acting task gets (without the AWS connection options, which this module's own options
+            give for every part). They are checked against the acting module's options, with its defaults; an option
+            the kind does not compare fails the part's validation rather than pass unchecked.
+        type: dict
+        required: true
+notes:
+  - For the amazon.aws and community.aws kinds, the options compared are those of the acting module that the
+    mlops.mlflow roles use; the kind's check lists them in its error message when another is given.
+  - Options marked secret in the acting module (passwords, secret values) are never compared nor returned.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Find what is already in sync
+  mlops.mlflow.aws_drift_info:
+    parts:
+      - name: log_group
+        kind: cloudwatchlogs_log_group
+        spec:
+          log_group_name: /ecs/mlflow
+          retention: 30
+          tags: {application: mlflow}
+      - name: roles
+        kind: iam_service_roles
+        spec: "{{ roles_spec }}"
+  register: drift
+
+- name: Create the log group (only when it differs)
+  amazon.aws.cloudwatchlogs_log_group:
+    log_group_name: /ecs/mlflow
+    retention: 30
+    tags: {application: mlflow}
+  when: not drift.parts.log_group.in_sync
+"""
+
+RETURN = r"""
+in_sync:
+  description: Whether every part is in sync.
+  returned: always
+  type: bool
+  sample: false
+parts:
+  description: Per part name, what the comparison found.
+  returned: always
+  type: dict
+  contains:
+    kind:
+      description: The kind of the part.
+      type: str
+      sample: cloudwatchlogs_log_group
+    exists:
+      description: Whether the resource exists (for a kind with O(parts[].spec.state=absent), whether anything is left to remove).
+      type: bool
+      sample: true
+    in_sync:
+      description: Whether the acting module would change nothing.
+      type: bool
+      sample: false
+    differences:
+      description: The options whose values differ (never the values); V(exists) for a resource that does not exist.
+      type: list
+      elements: str
+      sample: [retention, tags]
+    resource:
+      description: The identifiers of the resource that later tasks need (ARNs, ids, endpoints), in snake_case; empty when it does not exist.
+      type: dict
+      sample: {arn: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/mlflow"}
+  sample:
+    log_group:
+      kind: cloudwatchlogs_log_group
+      exists: true
+      in_sync: false
+      differences: [retention]
+      resource: {arn: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/mlflow", log_group_name: /ecs/mlflow, retention: 14}
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mlops.mlflow.plugins.module_utils import application_autoscaling
+from ansible_collections.mlops.mlflow.plugins.module_utils import drift
+from ansible_collections.mlops.mlflow.plugins.module_utils import drift_mlops_modules
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
+
+KINDS = {}
+for _kinds in (drift_mlops_modules.KINDS,):
+    KINDS.update(_kinds)
+
+# JSON services answer ThrottlingException, which AWSRetry does not retry by default.
+RETRY_CODES = ["ThrottlingException"]
+
+
+class Clients:
+    """One client per service for the whole run: each client costs the parsing of its service model."""
+
+    def __init__(self, module):
+        self.module = module
+        self.cache = {}
+
+    def __call__(self, service):
+        if service not in self.cache:
+            self.cache[service] = self.module.client(service, retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
+        return self.cache[service]
+
+
+def secret_values(argument_spec, params):
+    """The values of the options the acting module marks no_log (nested ones included)."""
+    found = []
+    for option, settings in argument_spec.items():
+        value = params.get(option) if isinstance(params, dict) else None
+        if value is None:
+            continue
+        if settings.get("no_log"):
+            found.append(str(value))
+        elif settings.get("options"):
+            for item in value if isinstance(value, list) else [value]:
+                found.extend(secret_values(settings["options"], item))
+    return found
+
+
+def validate_parts(module):
+    """[(part, kind settings, validated params)], every part checked before the first API call."""
+    checked, names = [], set()
+    for part in module.params["parts"]:
+        if part["name"] in names:
+            module.fail_json(msg="parts: the name {0} is given more than once.".format(part["name"]))
+        names.add(part["name"])
+        argument_spec, check = KINDS[part["kind"]]
+        where = "parts[{0}] ({1})".format(part["name"], part["kind"])
+        try:
+            params = drift.validated(argument_spec, part["spec"], where)
+        except InvalidInput as error:
+            module.fail_json(msg="{0}. Fix: give the options of the acting module this kind compares.".format(error))
+        module.no_log_values.update(secret_values(argument_spec, params))
+        checked.append((part, check, params))
+    return checked
+
+
+def main():
+    argument_spec = dict(
+        parts=dict(type="list", elements="dict", required=True, options=dict(
+            name=dict(type="str", required=True),
+            kind=dict(type="str", required=True, choices=sorted(KINDS)),
+            spec=dict(type="dict", required=True),
+        )),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    checked = validate_parts(module)
+    clients = Clients(module)
+    results = {}
+    for part, check, params in checked:
+        try:
+            result = check(clients, params)
+        except (InvalidInput, application_autoscaling.InvalidInput):
+            # The acting module fails on it and says why; this part is simply not in sync.
+            result = drift.outcome(True, ["input"])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            module.fail_json_aws(error, msg="Could not describe part {0} ({1})".format(part["name"], part["kind"]))
+        result["kind"] = part["kind"]
+        results[part["name"]] = result
+    module.exit_json(changed=False, in_sync=all(result["in_sync"] for result in results.values()), parts=results)
+
+
+if __name__ == "__main__":
+    main()
