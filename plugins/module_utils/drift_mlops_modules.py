@@ -13,10 +13,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
 from ansible_collections.mlops.mlflow.plugins.module_utils import application_autoscaling
 from ansible_collections.mlops.mlflow.plugins.module_utils import ec2_security_groups
+from ansible_collections.mlops.mlflow.plugins.module_utils import ecs_fargate_cluster
+from ansible_collections.mlops.mlflow.plugins.module_utils import ecs_service
 from ansible_collections.mlops.mlflow.plugins.module_utils import iam_service_roles
+from ansible_collections.mlops.mlflow.plugins.module_utils import mlflow_task_definition
+from ansible_collections.mlops.mlflow.plugins.module_utils import rds_cluster_instances
 from ansible_collections.mlops.mlflow.plugins.module_utils.drift import outcome
+from ansible_collections.mlops.mlflow.plugins.module_utils.ecs_task_definition import normalise_task_definition
 from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
 
 
@@ -111,7 +119,122 @@ def check_scaling_absent(client, params):
     return result
 
 
+ECS_CLUSTER_SPEC = _present_only(ecs_fargate_cluster.argument_spec())
+_ECS_CLUSTER_OPTIONS = {"insights": "container_insights", "capacity_providers": "capacity_providers", "tags": "tags"}
+
+
+def check_ecs_cluster(client, params):
+    """mlops.mlflow.ecs_fargate_cluster with state=present."""
+    ecs_fargate_cluster.validate(params)
+    current = ecs_fargate_cluster.describe(client("ecs"), params["name"])
+    if current is None:
+        return outcome(False)
+    changes = ecs_fargate_cluster.plan(current, params)
+    resource = dict(cluster_arn=current.get("clusterArn"), cluster_name=current.get("clusterName"), status=current.get("status"))
+    return outcome(True, [_ECS_CLUSTER_OPTIONS[change] for change in changes], resource)
+
+
+DB_INSTANCES_SPEC = _present_only(rds_cluster_instances.argument_spec())
+_DB_INSTANCE_ACTIONS = {"create": "instances", "delete": "purge_instances", "tags": "tags"}
+
+
+def check_db_instances(client, params):
+    """mlops.mlflow.rds_cluster_instances with state=present: in sync when the cluster is available and every listed
+    instance exists, is available and has its settings and tags (the module would neither change nor wait)."""
+    rds_cluster_instances.validate(params)
+    rds = client("rds")
+    cluster = rds_cluster_instances.describe_cluster(rds, params["db_cluster_identifier"])
+    if cluster is None:
+        return outcome(False)
+    members = rds_cluster_instances.describe_members(rds, params["db_cluster_identifier"])
+    differences = []
+    for action, identifier, details in rds_cluster_instances.plan(members, params):
+        if action == "modify":
+            differences.extend(option for option, key, argument in rds_cluster_instances.SETTINGS if argument in details)
+        else:
+            differences.append(_DB_INSTANCE_ACTIONS[action])
+    if params["wait"]:
+        if cluster.get("Status") != "available":
+            differences.append("wait")
+        waiting, problem = rds_cluster_instances.pending(members, params, set())
+        if waiting or problem:
+            differences.append("wait")
+    resource = dict(db_cluster_identifier=cluster.get("DBClusterIdentifier"), status=cluster.get("Status"),
+                    endpoint=cluster.get("Endpoint"), reader_endpoint=cluster.get("ReaderEndpoint"), port=cluster.get("Port"))
+    return outcome(True, differences, resource)
+
+
+TASK_DEFINITION_SPEC = _present_only(mlflow_task_definition.argument_spec())
+
+
+def check_task_definition(client, params):
+    """mlops.mlflow.ecs_mlflow_task_definition with state=present: in sync when the family's latest ACTIVE revision
+    is the task definition the options give (the module would register nothing) and has the tags."""
+    backends = [option for option in mlflow_task_definition.BACKEND_OPTIONS if params[option]]
+    if len(backends) != 1 or not params["artifacts_uri"]:
+        raise InvalidInput("exactly one of {0}, and artifacts_uri, are required.".format(", ".join(mlflow_task_definition.BACKEND_OPTIONS)))
+    desired = mlflow_task_definition.build_task_definition(params, client.region)[0]
+    current, current_tags = mlflow_task_definition.latest_active_revision(client("ecs"), params["family"])
+    if current is None:
+        return outcome(False)
+    differences = []
+    if normalise_task_definition(desired) != normalise_task_definition(current):
+        differences.append("task_definition")
+    if params["tags"] is not None:
+        to_set, to_unset = compare_aws_tags(current_tags, params["tags"], params["purge_tags"])
+        if to_set or to_unset:
+            differences.append("tags")
+    resource = dict(task_definition_arn=current["taskDefinitionArn"], revision=current.get("revision"),
+                    images=dict((container["name"], container.get("image")) for container in current.get("containerDefinitions") or []))
+    return outcome(True, differences, resource)
+
+
+SERVICE_SPEC = dict(ecs_service.argument_spec(), state=dict(type="str", choices=["present"], default="present"))
+
+
+def check_service(client, params):
+    """mlops.mlflow.ecs_fargate_service with state=present: in sync when the service exists and UpdateService and the
+    tagging calls would not be made (the module then neither changes nor waits). ``task_definition`` may name the
+    family alone: ECS resolves it to the family's latest ACTIVE revision, as the module does."""
+    if not params["task_definition"] or not params["network_configuration"]:
+        raise InvalidInput("task_definition and network_configuration are required.")
+    if params["launch_type"] and params["capacity_provider_strategy"]:
+        raise InvalidInput("launch_type and capacity_provider_strategy are mutually exclusive.")
+    ecs_service.validate_params(params)
+    ecs = client("ecs")
+    try:
+        services = ecs.describe_services(aws_retry=True, cluster=params["cluster"], services=[params["name"]], include=["TAGS"])["services"]
+    except is_boto3_error_code("ClusterNotFoundException"):
+        return outcome(False)
+    service = services[0] if services else None
+    if service is None or service.get("status") == "INACTIVE":
+        return outcome(False)
+    resource = dict(service_arn=service.get("serviceArn"), status=service.get("status"), task_definition=service.get("taskDefinition"),
+                    desired_count=service.get("desiredCount"), running_count=service.get("runningCount"))
+    if service.get("status") != "ACTIVE":
+        return outcome(True, ["state"], resource)
+    try:
+        definition = ecs.describe_task_definition(aws_retry=True, taskDefinition=params["task_definition"])["taskDefinition"]
+    except is_boto3_error_code(("ClientException", "InvalidParameterException")):
+        return outcome(True, ["task_definition"], resource)
+    desired = ecs_service.desired_settings(params, True, definition["taskDefinitionArn"])
+    differences = ecs_service.differing_fields(desired, ecs_service.current_settings(service))
+    if ecs_service.task_definition_problems(definition, params["load_balancers"]) or ecs_service.creation_only_problem(desired, service):
+        differences.append("input")  # the module fails and says why
+    if params["tags"] is not None:
+        to_set, to_unset = compare_aws_tags(ecs_service.tags_of(service), params["tags"], purge_tags=params["purge_tags"])
+        if to_set or to_unset:
+            differences.append("tags")
+    if params["force_new_deployment"]:
+        differences.append("force_new_deployment")
+    return outcome(True, differences, resource)
+
+
 KINDS = {
+    "ecs_fargate_service": (SERVICE_SPEC, check_service),
+    "ecs_mlflow_task_definition": (TASK_DEFINITION_SPEC, check_task_definition),
+    "ecs_fargate_cluster": (ECS_CLUSTER_SPEC, check_ecs_cluster),
+    "rds_cluster_instances": (DB_INSTANCES_SPEC, check_db_instances),
     "ec2_security_groups": (SECURITY_GROUPS_SPEC, check_security_groups),
     "iam_service_roles": (IAM_SERVICE_ROLES_SPEC, check_iam_service_roles),
     "application_autoscaling_target_tracking": (SCALING_ABSENT_SPEC, check_scaling_absent),

@@ -458,7 +458,7 @@ def check_against(existing, desired, params):
     unknown = [name for name in referenced_names(desired) if name not in known]
     if unknown:
         raise InvalidInput("Rules name security groups that are neither in groups nor in VPC {0}: {1}. Add them to groups "
-                                  "or fix the group_name.".format(params["vpc_id"], ", ".join(unknown)))
+                           "or fix the group_name.".format(params["vpc_id"], ", ".join(unknown)))
     for group in params["groups"]:
         current = existing.get(group["name"])
         if current is not None and current.get("Description") != group["description"]:

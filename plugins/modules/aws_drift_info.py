@@ -13,7 +13,7 @@ description:
   - Describes several AWS resources and compares each with the arguments of the module that manages it (its
     I(acting module)), in one module run. For each part it tells whether the resource exists and whether it is in
     sync, that is whether the acting module, given the same arguments, would change nothing.
-  - A role uses it to skip, on a re-run, the acting tasks whose resources are in sync (C(when: not ...in_sync)); the
+  - A role uses it to skip, on a re-run, the acting tasks whose resources are in sync (a C(when) condition on C(in_sync)); the
     acting tasks still run for every part that differs, so drift is corrected as before.
   - This module exists because an AWS module run costs about a second before it makes its first call (the module's
     start-up, boto3's import, the service model), and a stack of a dozen resources made by a dozen acting modules spends
@@ -39,6 +39,14 @@ options:
           - The acting module whose arguments O(parts[].spec) holds.
           - V(ec2_security_groups) is M(mlops.mlflow.ec2_security_groups) with O(mlops.mlflow.ec2_security_groups#module:state=present).
           - V(iam_service_roles) is M(mlops.mlflow.iam_service_roles) with O(mlops.mlflow.iam_service_roles#module:state=present).
+          - V(ecs_fargate_cluster) is M(mlops.mlflow.ecs_fargate_cluster), V(ecs_mlflow_task_definition)
+            M(mlops.mlflow.ecs_mlflow_task_definition), V(ecs_fargate_service) M(mlops.mlflow.ecs_fargate_service) and
+            V(rds_cluster_instances) M(mlops.mlflow.rds_cluster_instances), each with C(state=present).
+          - An V(rds_cluster_instances) part with C(wait=true) is in sync only when the cluster and every instance are
+            available (the module would not wait).
+          - The C(task_definition) of an V(ecs_fargate_service) part may be the family alone; ECS then compares the service
+            with the family's latest C(ACTIVE) revision, which is the one an in-sync V(ecs_mlflow_task_definition) part
+            of that family has.
           - V(application_autoscaling_target_tracking) is M(mlops.mlflow.application_autoscaling_target_tracking) with
             O(mlops.mlflow.application_autoscaling_target_tracking#module:state=absent) only.
           - V(kms_key) is M(amazon.aws.kms_key), V(secretsmanager_secret) M(community.aws.secretsmanager_secret),
@@ -52,11 +60,15 @@ options:
           - application_autoscaling_target_tracking
           - cloudwatchlogs_log_group
           - ec2_security_groups
+          - ecs_fargate_cluster
+          - ecs_fargate_service
+          - ecs_mlflow_task_definition
           - elb_application_lb
           - elb_target_group
           - iam_service_roles
           - kms_key
           - rds_cluster
+          - rds_cluster_instances
           - rds_subnet_group
           - secretsmanager_secret
       spec:
@@ -67,9 +79,29 @@ options:
         type: dict
         required: true
 notes:
-  - For the amazon.aws and community.aws kinds, the options compared are those of the acting module that the
-    mlops.mlflow roles use; the kind's check lists them in its error message when another is given.
-  - Options marked secret in the acting module (passwords, secret values) are never compared nor returned.
+  - For the amazon.aws and community.aws kinds, the options a part may give are those the mlops.mlflow roles use,
+    with the acting module's names, types and defaults (another option fails the part's validation, before any call).
+    V(kms_key) alias, description, enabled, enable_key_rotation, key_spec, key_usage, policy, tags, purge_tags.
+    V(secretsmanager_secret) name, description, kms_key_id, recovery_window, overwrite, secret, resource_policy, tags,
+    purge_tags. V(cloudwatchlogs_log_group) log_group_name, retention, kms_key_id, overwrite, tags, purge_tags.
+    V(rds_subnet_group) name, description, subnets, tags, purge_tags. V(rds_cluster) db_cluster_identifier, engine,
+    engine_version, engine_mode, serverless_v2_scaling_configuration, database_name, master_username,
+    master_user_password, force_update_password, port, db_subnet_group_name, vpc_security_group_ids,
+    purge_security_groups, storage_encrypted, kms_key_id, backup_retention_period, preferred_backup_window,
+    deletion_protection, copy_tags_to_snapshot, apply_immediately, wait, tags, purge_tags. V(elb_target_group) name,
+    protocol, port, target_type, vpc_id, the health_check options, successful_response_codes,
+    deregistration_delay_timeout, modify_targets, tags, purge_tags. V(elb_application_lb) name, scheme, subnets,
+    security_groups, listeners (without Rules), purge_listeners, idle_timeout, deletion_protection,
+    http_drop_invalid_header_fields, the access_logs options, ip_address_type, wait, tags, purge_tags.
+  - Options an acting module only uses to create a resource (for example the engine, the KMS key or the master password
+    of an Aurora cluster, the key spec of a KMS key) are not compared, as the acting module does not compare them either.
+  - With overwrite=true a secret is never in sync (its value is never read); an OIDC listener is never in sync (its client
+    secret cannot be read back); an M(amazon.aws.rds_cluster) part with purge_security_groups=true and security groups
+    is never in sync (that module always sends them).
+  - Options marked secret in the acting module (passwords, secret values) are never compared nor returned, and are
+    masked in the module's output.
+author:
+  - mlops.mlflow maintainers (@mlops-collections)
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -115,7 +147,7 @@ parts:
       type: str
       sample: cloudwatchlogs_log_group
     exists:
-      description: Whether the resource exists (for a kind with O(parts[].spec.state=absent), whether anything is left to remove).
+      description: Whether the resource exists (for a part whose C(spec) has C(state=absent), whether anything is left to remove).
       type: bool
       sample: true
     in_sync:
@@ -150,12 +182,17 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.mlflow.plugins.module_utils import application_autoscaling
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift
+from ansible_collections.mlops.mlflow.plugins.module_utils import drift_elbv2
+from ansible_collections.mlops.mlflow.plugins.module_utils import drift_kms_secrets_logs
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_mlops_modules
+from ansible_collections.mlops.mlflow.plugins.module_utils import drift_rds
+from ansible_collections.mlops.mlflow.plugins.module_utils import ecs_service
 from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
 
-KINDS = {}
-for _kinds in (drift_mlops_modules.KINDS,):
-    KINDS.update(_kinds)
+KINDS = dict(drift_mlops_modules.KINDS)
+KINDS.update(drift_kms_secrets_logs.KINDS)
+KINDS.update(drift_rds.KINDS)
+KINDS.update(drift_elbv2.KINDS)
 
 # JSON services answer ThrottlingException, which AWSRetry does not retry by default.
 RETRY_CODES = ["ThrottlingException"]
@@ -166,6 +203,7 @@ class Clients:
 
     def __init__(self, module):
         self.module = module
+        self.region = module.region
         self.cache = {}
 
     def __call__(self, service):
@@ -179,7 +217,8 @@ def secret_values(argument_spec, params):
     found = []
     for option, settings in argument_spec.items():
         value = params.get(option) if isinstance(params, dict) else None
-        if value is None:
+        # An empty value hides nothing, and masking "" would mask between every character of the output.
+        if value is None or value == "":
             continue
         if settings.get("no_log"):
             found.append(str(value))
@@ -222,7 +261,7 @@ def main():
     for part, check, params in checked:
         try:
             result = check(clients, params)
-        except (InvalidInput, application_autoscaling.InvalidInput):
+        except (InvalidInput, application_autoscaling.InvalidInput, ecs_service.InvalidInput):
             # The acting module fails on it and says why; this part is simply not in sync.
             result = drift.outcome(True, ["input"])
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:

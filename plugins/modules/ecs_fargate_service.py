@@ -686,48 +686,7 @@ class Runner:
 
 
 def main():
-    argument_spec = dict(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        name=dict(type="str", required=True),
-        cluster=dict(type="str", required=True),
-        task_definition=dict(type="str"),
-        desired_count=dict(type="int"),
-        desired_count_managed_externally=dict(type="bool", default=False),
-        launch_type=dict(type="str", choices=["FARGATE"]),
-        capacity_provider_strategy=dict(type="list", elements="dict", options=dict(
-            capacity_provider=dict(type="str", required=True),
-            weight=dict(type="int", default=1),
-            base=dict(type="int", default=0),
-        )),
-        platform_version=dict(type="str", default="LATEST"),
-        network_configuration=dict(type="dict", options=dict(
-            subnets=dict(type="list", elements="str", required=True),
-            security_groups=dict(type="list", elements="str", required=True),
-            assign_public_ip=dict(type="bool", default=False),
-        )),
-        load_balancers=dict(type="list", elements="dict", options=dict(
-            target_group_arn=dict(type="str", required=True),
-            container_name=dict(type="str", required=True),
-            container_port=dict(type="int", required=True),
-        )),
-        health_check_grace_period_seconds=dict(type="int"),
-        deployment_configuration=dict(type="dict", apply_defaults=True, options=dict(
-            minimum_healthy_percent=dict(type="int", default=100),
-            maximum_percent=dict(type="int", default=200),
-            circuit_breaker=dict(type="dict", apply_defaults=True, options=dict(
-                enable=dict(type="bool", default=True),
-                rollback=dict(type="bool", default=True),
-            )),
-        )),
-        availability_zone_rebalancing=dict(type="str", choices=["ENABLED", "DISABLED"], default="ENABLED"),
-        propagate_tags=dict(type="str", choices=["SERVICE", "TASK_DEFINITION", "NONE"], default="SERVICE"),
-        enable_execute_command=dict(type="bool", default=False),
-        force_new_deployment=dict(type="bool", default=False),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=900),
-    )
+    argument_spec = ecs_service.argument_spec()
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("launch_type", "capacity_provider_strategy")],
