@@ -248,6 +248,13 @@ groups:
           user_id_group_pairs: []
       tags:
         application: mlflow
+created:
+  description:
+    - The names of the groups this run created (in check mode, would create), in the order of O(groups).
+  returned: O(state=present)
+  type: list
+  elements: str
+  sample: [mlflow-load-balancer]
 diff:
   description:
     - In diff mode, per group name, its description, rules, egress rules and tags before and after (an empty
@@ -334,7 +341,8 @@ def ensure_present(module, client, desired):
     elif changed:
         final = apply(module, client, params, plans, name_to_id, descriptions)
 
-    result = dict(changed=changed, groups=dict((name, shared.snake_group(final[name])) for name in names))
+    result = dict(changed=changed, groups=dict((name, shared.snake_group(final[name])) for name in names),
+                  created=[name for name in names if name not in existing])
     if module._diff:
         result["diff"] = dict(
             before=dict((name, shared.comparable(plans[name]["before"], descriptions[name])) for name in names),

@@ -71,7 +71,7 @@ def test_creates_three_groups_that_name_each_other_then_converges_then_changes_o
     assert run.rc == 0, run.output
     result = run.result()
     assert result["changed"] is True
-    assert sorted(result["groups"]) == sorted(NAMES)
+    assert sorted(result["groups"]) == sorted(NAMES) and sorted(result["created"]) == sorted(NAMES)
     mutations = ec2_mutations(aws, start)
     assert mutations.count("CreateSecurityGroup") == 3
     assert set(mutations) == {"CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
@@ -126,6 +126,7 @@ def test_creates_three_groups_that_name_each_other_then_converges_then_changes_o
     run = play([task(changed, name="describe"), task(changed, name="converged")])
     assert run.rc == 0, run.output
     assert [item["changed"] for item in run.results] == [True, False]
+    assert run.results[1]["created"] == []
     assert sorted(ec2_mutations(aws, start)) == ["DeleteTags", "UpdateSecurityGroupRuleDescriptionsIngress"]
     assert run.result()["groups"]["lb"]["ip_permissions"][0]["ip_ranges"] == [{"cidr_ip": "10.0.0.0/8", "description": "from the office"}]
     assert run.result()["groups"]["lb"]["tags"] == {}
@@ -152,6 +153,7 @@ def test_check_mode_on_a_new_set_creates_nothing(aws, play, vpc_id):
     result = run.result()
     assert result["changed"] is True
     assert {name: group["group_id"] for name, group in result["groups"].items()} == {"lb": "", "svc": "", "data": ""}
+    assert sorted(result["created"]) == ["data", "lb", "svc"]
     pairs = result["groups"]["svc"]["ip_permissions"][0]["user_id_group_pairs"]
     assert pairs == [{"group_id": "", "group_name": "lb"}]
     assert result["groups"]["svc"]["ip_permissions_egress"][0]["ip_ranges"] == [{"cidr_ip": "0.0.0.0/0"}]

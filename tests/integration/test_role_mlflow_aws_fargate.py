@@ -513,8 +513,7 @@ class TestAuroraPostgresqlLifeCycle:
         run = stack.once("second", stack.run)
         assert run.rc == 0, report(run)
         skipped = [result["_task"].split(" : ", 1)[-1] for result in run.results if result.get("skipped")]
-        for acting in ("Create the security groups of the load balancer, the MLflow tasks and the backend store",
-                       "Create the KMS key of the database, its secret and the file system",
+        for acting in ("Create the KMS key of the database, its secret and the file system",
                        "Create the subnet group of the database", "Keep the database credentials in Secrets Manager",
                        "Create the Aurora Serverless v2 cluster without waiting for it",
                        "Create the target group of the MLflow tasks",
