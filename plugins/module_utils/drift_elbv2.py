@@ -200,16 +200,19 @@ def _describe_listeners(elbv2, arn):
             return listeners
 
 
-def _security_group_ids(ec2, names, vpc_id):
+def _security_group_ids(client, names, vpc_id):
     """The IDs the module would set (elb_application_lb.py 1046-1048 and ec2.py
     get_ec2_security_group_ids_from_names, 1510-1554: one unpaginated describe_security_groups); None where it
     would fail."""
+    if names and all(re.match("sg-[a-fA-F0-9]+$", name) for name in names):
+        # No group can be named like an ID (EC2 refuses names that begin with sg-): the module keeps them as given.
+        return list(names)
     if names == []:
-        found = ec2.describe_security_groups(
+        found = client("ec2").describe_security_groups(
             Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}],
             aws_retry=True)["SecurityGroups"]
         return [found[0]["GroupId"]] if len(found) == 1 else None
-    groups = ec2.describe_security_groups(aws_retry=True)["SecurityGroups"]
+    groups = client("ec2").describe_security_groups(aws_retry=True)["SecurityGroups"]
     unmatched = set(names).difference(str(group["GroupName"]) for group in groups)
     if any(not re.match("sg-[a-fA-F0-9]+$", name) for name in unmatched):
         return None
@@ -331,7 +334,7 @@ def check_application_lb(client, params):
     # Security groups: a set comparison of IDs (compare_security_groups, 669-678).
     wanted_groups = None
     if params["security_groups"] is not None:
-        wanted_groups = _security_group_ids(client("ec2"), params["security_groups"], balancer.get("VpcId"))
+        wanted_groups = _security_group_ids(client, params["security_groups"], balancer.get("VpcId"))
     if wanted_groups is None or set(balancer.get("SecurityGroups") or []) != set(wanted_groups):
         differences.append("security_groups")
     # Attributes: only those given, a missing attribute fails the module (KeyError).

@@ -172,6 +172,10 @@ parts:
       resource: {arn: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/mlflow", log_group_name: /ecs/mlflow, retention: 14}
 """
 
+import threading
+
+from concurrent.futures import ThreadPoolExecutor
+
 try:
     import botocore
 except ImportError:
@@ -198,18 +202,25 @@ KINDS.update(drift_elbv2.KINDS)
 RETRY_CODES = ["ThrottlingException"]
 
 
+# The parts are described side by side: their calls wait on the network, not on the CPU.
+MAX_PARALLEL_PARTS = 8
+
+
 class Clients:
-    """One client per service for the whole run: each client costs the parsing of its service model."""
+    """One client per service for the whole run: each client costs the parsing of its service model. Clients are
+    made one at a time (a botocore session is not thread-safe), then shared (a client is)."""
 
     def __init__(self, module):
         self.module = module
         self.region = module.region
         self.cache = {}
+        self.lock = threading.Lock()
 
     def __call__(self, service):
-        if service not in self.cache:
-            self.cache[service] = self.module.client(service, retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
-        return self.cache[service]
+        with self.lock:
+            if service not in self.cache:
+                self.cache[service] = self.module.client(service, retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
+            return self.cache[service]
 
 
 def secret_values(argument_spec, params):
@@ -258,16 +269,18 @@ def main():
     checked = validate_parts(module)
     clients = Clients(module)
     results = {}
-    for part, check, params in checked:
-        try:
-            result = check(clients, params)
-        except (InvalidInput, application_autoscaling.InvalidInput, ecs_service.InvalidInput):
-            # The acting module fails on it and says why; this part is simply not in sync.
-            result = drift.outcome(True, ["input"])
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            module.fail_json_aws(error, msg="Could not describe part {0} ({1})".format(part["name"], part["kind"]))
-        result["kind"] = part["kind"]
-        results[part["name"]] = result
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_PARTS, len(checked)))) as pool:
+        running = [(part, pool.submit(check, clients, params)) for part, check, params in checked]
+        for part, future in running:
+            try:
+                result = future.result()
+            except (InvalidInput, application_autoscaling.InvalidInput, ecs_service.InvalidInput):
+                # The acting module fails on it and says why; this part is simply not in sync.
+                result = drift.outcome(True, ["input"])
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                module.fail_json_aws(error, msg="Could not describe part {0} ({1})".format(part["name"], part["kind"]))
+            result["kind"] = part["kind"]
+            results[part["name"]] = result
     module.exit_json(changed=False, in_sync=all(result["in_sync"] for result in results.values()), parts=results)
 
 

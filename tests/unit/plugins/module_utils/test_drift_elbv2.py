@@ -363,6 +363,19 @@ def test_load_balancer_network_differences(fakes):
         "ip_address_type", "scheme", "security_groups", "subnets"]
 
 
+def test_load_balancer_security_groups_given_by_id_need_no_ec2_client(fakes):
+    asked = []
+    services = dict(fakes)
+
+    def client(service):
+        asked.append(service)
+        return services[service]
+
+    spec, check = drift_elbv2.KINDS["elb_application_lb"]
+    assert check(client, validated(spec, dict(LOAD_BALANCER, security_groups=["sg-0aa"]), "elb_application_lb"))["in_sync"]
+    assert "ec2" not in asked
+
+
 def test_load_balancer_security_groups_by_name_and_default(fakes):
     assert run("elb_application_lb", fakes, security_groups=["mlflow-lb"])["in_sync"]
     assert run("elb_application_lb", fakes, security_groups=["no-such-group"])["differences"] == ["security_groups"]
