@@ -95,11 +95,9 @@ def described_service(**changes):
 def service_answers(ecs, service):
     ecs.add_response("describe_services", {"services": [service], "failures": []},
                      {"cluster": "mlflow", "services": ["mlflow"], "include": ["TAGS"]})
-    ecs.add_response("describe_task_definition", {"taskDefinition": {"taskDefinitionArn": ARN, "family": "mlflow", "revision": 3,
-                                                                    "status": "ACTIVE", "networkMode": "awsvpc",
-                                                                    "requiresCompatibilities": ["FARGATE"],
-                                                                    "containerDefinitions": [{"name": "mlflow", "image": "mlflow"}]}},
-                     {"taskDefinition": "mlflow"})
+    definition = {"taskDefinitionArn": ARN, "family": "mlflow", "revision": 3, "status": "ACTIVE", "networkMode": "awsvpc",
+                  "requiresCompatibilities": ["FARGATE"], "containerDefinitions": [{"name": "mlflow", "image": "mlflow"}]}
+    ecs.add_response("describe_task_definition", {"taskDefinition": definition}, {"taskDefinition": "mlflow"})
 
 
 def test_a_service_on_the_family_s_latest_revision_with_its_settings_is_in_sync(ecs):
