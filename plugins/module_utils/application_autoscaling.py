@@ -22,6 +22,7 @@ import re
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import check
 
 # botocore's ServiceNamespace and ScalableDimension enums (application-autoscaling 2016-02-06).
 SERVICE_NAMESPACES = [
@@ -79,15 +80,6 @@ def target_argument_spec():
         resource_id=dict(type="str", required=True),
         scalable_dimension=dict(type="str", choices=SCALABLE_DIMENSIONS),
     )
-
-
-class InvalidInput(Exception):
-    """An argument Application Auto Scaling would refuse, found before any API call."""
-
-
-def check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
 
 
 def target_identity(params):

@@ -22,6 +22,7 @@ import re
 import time
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.ecs_task_definition import camel_task_definition_to_snake
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import check as _check
 
 # The settings the module manages, in the order the diff and changed_fields show them.
 MANAGED_FIELDS = (
@@ -70,15 +71,6 @@ CLOCK = time.monotonic
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 IN_PROGRESS = "IN_PROGRESS"
-
-
-class InvalidInput(Exception):
-    """An argument ECS would refuse (or the module cannot honour), found before any mutating call."""
-
-
-def _check(condition, message):
-    if not condition:
-        raise InvalidInput(message)
 
 
 # --- task definitions ------------------------------------------------------------------------------------------------

@@ -239,7 +239,7 @@ except ImportError:  # Python < 3.9: the time zone is left to AWS to check
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import InvalidInput
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import RETRY_CODES
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import capacity_error
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import check

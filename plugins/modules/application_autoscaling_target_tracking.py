@@ -310,7 +310,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
-from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import InvalidInput
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import RETRY_CODES
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import capacity_error
 from ansible_collections.mlops.mlflow.plugins.module_utils.application_autoscaling import check

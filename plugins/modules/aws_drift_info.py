@@ -184,13 +184,11 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.mlops.mlflow.plugins.module_utils import application_autoscaling
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_elbv2
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_kms_secrets_logs
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_mlops_modules
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_rds
-from ansible_collections.mlops.mlflow.plugins.module_utils import ecs_service
 from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
 
 KINDS = dict(drift_mlops_modules.KINDS)
@@ -274,7 +272,7 @@ def main():
         for part, future in running:
             try:
                 result = future.result()
-            except (InvalidInput, application_autoscaling.InvalidInput, ecs_service.InvalidInput):
+            except InvalidInput:
                 # The acting module fails on it and says why; this part is simply not in sync.
                 result = drift.outcome(True, ["input"])
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:

@@ -473,6 +473,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.mlops.mlflow.plugins.module_utils import ecs_service
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
 
 
 def describe_service(client, cluster, name):
@@ -696,7 +697,7 @@ def main():
     # Everything is checked before the first API call: bad input changes nothing.
     try:
         ecs_service.validate_params(module.params)
-    except ecs_service.InvalidInput as error:
+    except InvalidInput as error:
         module.fail_json(msg=str(error))
     runner = Runner(module, module.client("ecs", retry_decorator=AWSRetry.jittered_backoff()))
     if module.params["state"] == "present":

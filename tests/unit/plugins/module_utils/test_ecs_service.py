@@ -11,7 +11,6 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.ecs_service import (
     COMPLETED,
     FAILED,
     IN_PROGRESS,
-    InvalidInput,
     create_arguments,
     creation_only_problem,
     current_settings,
@@ -28,6 +27,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.ecs_service import (
     wait_for_deployment,
     wait_until_inactive,
 )
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
 from ansible_collections.mlops.mlflow.tests.unit.plugins.modules.harness import FakeClock
 
 ACCOUNT = "123456789012"

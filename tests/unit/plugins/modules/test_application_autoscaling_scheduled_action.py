@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.mlops.mlflow.plugins.module_utils import application_autoscaling as shared
+from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
 from ansible_collections.mlops.mlflow.plugins.modules import application_autoscaling_scheduled_action as module
 from ansible_collections.mlops.mlflow.tests.unit.plugins.modules import harness
 
@@ -137,7 +137,7 @@ def test_times_are_utc_whole_seconds(text, expected):
 
 
 def test_a_bad_time_names_the_option():
-    with pytest.raises(shared.InvalidInput, match="end_time must be an ISO 8601 date and time"):
+    with pytest.raises(InvalidInput, match="end_time must be an ISO 8601 date and time"):
         module.parse_time("tomorrow", "end_time")
 
 
