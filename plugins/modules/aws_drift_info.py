@@ -172,8 +172,6 @@ parts:
       resource: {arn: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/mlflow", log_group_name: /ecs/mlflow, retention: 14}
 """
 
-import threading
-
 from concurrent.futures import ThreadPoolExecutor
 
 try:
@@ -182,8 +180,8 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.aws_clients import SharedClients
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_elbv2
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_kms_secrets_logs
@@ -196,29 +194,8 @@ KINDS.update(drift_kms_secrets_logs.KINDS)
 KINDS.update(drift_rds.KINDS)
 KINDS.update(drift_elbv2.KINDS)
 
-# JSON services answer ThrottlingException, which AWSRetry does not retry by default.
-RETRY_CODES = ["ThrottlingException"]
-
-
 # The parts are described side by side: their calls wait on the network, not on the CPU.
 MAX_PARALLEL_PARTS = 8
-
-
-class Clients:
-    """One client per service for the whole run: each client costs the parsing of its service model. Clients are
-    made one at a time (a botocore session is not thread-safe), then shared (a client is)."""
-
-    def __init__(self, module):
-        self.module = module
-        self.region = module.region
-        self.cache = {}
-        self.lock = threading.Lock()
-
-    def __call__(self, service):
-        with self.lock:
-            if service not in self.cache:
-                self.cache[service] = self.module.client(service, retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES))
-            return self.cache[service]
 
 
 def secret_values(argument_spec, params):
@@ -265,7 +242,7 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     checked = validate_parts(module)
-    clients = Clients(module)
+    clients = SharedClients(module)
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_PARTS, len(checked)))) as pool:
         running = [(part, pool.submit(check, clients, params)) for part, check, params in checked]

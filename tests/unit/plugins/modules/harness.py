@@ -112,6 +112,27 @@ def stub_client(monkeypatch, service):
     return stubber
 
 
+def stub_clients(monkeypatch, *services):
+    """Like :func:`stub_client`, for a module that asks for clients of several services: a dict of Stubbers by
+    service (not yet active), each on its own client. Each Stubber has ``created`` (every service the module asked
+    for) and ``warnings``."""
+    stubbers = {}
+    for service in services:
+        client = boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        stubbers[service] = Stubber(client)
+    created = []
+
+    def fake_boto3_conn(module_, conn_type=None, resource=None, **kwargs):
+        created.append(resource)
+        return stubbers[resource].client
+
+    monkeypatch.setattr(aws_modules, "boto3_conn", fake_boto3_conn)
+    warnings = patch_module_exits(monkeypatch)
+    for stubber in stubbers.values():
+        stubber.created, stubber.warnings = created, warnings
+    return stubbers
+
+
 def runner(module, defaults=None):
     """``run(args, check_mode=False, diff=False)``: ``module.main()`` with ``args`` (over ``defaults``) as its
     parameters; returns the :class:`ModuleExit` it ended with. Needs :func:`patch_module_exits` (or a

@@ -1,0 +1,347 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the mlops.mlflow collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: s3_artifact_store_info
+version_added: 0.1.0
+short_description: Describe an S3 bucket, the KMS key meant to encrypt it and the caller's account, in one run
+description:
+  - Tells, in one module run, what a role needs to know before it creates or updates an S3 artifact store. It returns
+    the account and partition of the caller, the KMS key named by O(kms_key_id) or O(kms_key_alias) (as M(amazon.aws.kms_key_info) describes a
+    key), the bucket named by O(bucket) if the caller's account owns it (with the settings M(amazon.aws.s3_bucket_info)
+    gives as C(bucket_facts)), and otherwise whether the bucket name is free or taken by another account.
+  - This module exists because amazon.aws spreads these lookups over four modules (M(amazon.aws.aws_caller_info),
+    M(amazon.aws.kms_key_info), M(amazon.aws.s3_bucket_info) and, for a name another account owns, a HeadBucket through
+    M(amazon.aws.s3_object_info)). Each module run costs about a second before its first call (the module's start-up,
+    boto3's import, the service model). This module makes the same calls in one run, the three services side by side.
+  - Unlike M(amazon.aws.s3_bucket_info), an error other than "not configured" (for example C(AccessDenied) on the
+    bucket policy) fails the module. Read as "no policy", it would make the caller replace the bucket's policy.
+  - The module changes nothing, and works the same in check mode.
+options:
+  bucket:
+    description:
+      - The name of the bucket to describe.
+      - When omitted, the result has no bucket.
+    type: str
+  kms_key_id:
+    description:
+      - The KMS key to describe, by key ID, key ARN, alias name (with its C(alias/) prefix) or alias ARN.
+      - Mutually exclusive with O(kms_key_alias). When both are omitted, the result has no key.
+    type: str
+  kms_key_alias:
+    description:
+      - The alias of the KMS key to describe, with or without its C(alias/) prefix.
+      - Mutually exclusive with O(kms_key_id).
+    type: str
+author:
+  - mlops.mlflow maintainers (@mlops-collections)
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Describe the artifact bucket, its KMS key and the account
+  mlops.mlflow.s3_artifact_store_info:
+    bucket: mlflow-prod-artifacts
+    kms_key_alias: alias/mlflow-prod-artifacts
+  register: store
+
+- name: Refuse a bucket name that another account owns
+  ansible.builtin.assert:
+    that: store.bucket_name.status != 'taken'
+    fail_msg: The bucket name mlflow-prod-artifacts belongs to another account.
+
+- name: Show whether the key rotates
+  ansible.builtin.debug:
+    msg: "{{ store.kms_key.enable_key_rotation | default('no key') }}"
+"""
+
+RETURN = r"""
+account:
+  description: The caller's account.
+  returned: always
+  type: dict
+  contains:
+    account_id:
+      description: The account ID.
+      type: str
+      sample: "123456789012"
+    partition:
+      description: The partition of the account.
+      type: str
+      sample: aws
+    arn:
+      description: The ARN of the caller.
+      type: str
+      sample: arn:aws:iam::123456789012:user/ops
+kms_key:
+  description:
+    - The key O(kms_key_id) or O(kms_key_alias) names, with the fields M(amazon.aws.kms_key_info) gives a key (its grants excepted).
+    - Empty when both are omitted, when no key has that name, or when the caller may not describe it.
+  returned: always
+  type: dict
+  contains:
+    key_arn:
+      description: The ARN of the key.
+      type: str
+      sample: arn:aws:kms:us-east-1:123456789012:key/1a2b3c4d-1a2b-1a2b-1a2b-1a2b3c4d5e6f
+    key_id:
+      description: The ID of the key.
+      type: str
+      sample: 1a2b3c4d-1a2b-1a2b-1a2b-1a2b3c4d5e6f
+    key_state:
+      description: The state of the key.
+      type: str
+      sample: Enabled
+    key_usage:
+      description: What the key is for.
+      type: str
+      sample: ENCRYPT_DECRYPT
+    key_spec:
+      description: The type of the key.
+      type: str
+      sample: SYMMETRIC_DEFAULT
+    description:
+      description: The description of the key.
+      type: str
+      sample: Encrypts the MLflow artifact store
+    enable_key_rotation:
+      description: Whether the key rotates every year; null when the caller may not read it or the key cannot rotate.
+      type: bool
+      sample: true
+    aliases:
+      description: The aliases of the key, without their C(alias/) prefix (those of the caller's account only).
+      type: list
+      elements: str
+      sample: [mlflow-prod-artifacts]
+    tags:
+      description: The tags of the key; empty when the caller may not read them.
+      type: dict
+      sample: {application: mlflow}
+    key_policies:
+      description: The key policy; empty when the caller may not read it.
+      type: list
+      elements: dict
+bucket:
+  description:
+    - The bucket O(bucket) names, when the caller's account owns it, with the settings M(amazon.aws.s3_bucket_info) gives
+      in C(bucket_facts). A setting the bucket does not have is an empty dictionary.
+    - Empty when O(bucket) is omitted or the caller's account does not own such a bucket.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: The name of the bucket.
+      type: str
+      sample: mlflow-prod-artifacts
+    bucket_encryption:
+      description: The answer of GetBucketEncryption.
+      type: dict
+    bucket_lifecycle_configuration:
+      description: The answer of GetBucketLifecycleConfiguration.
+      type: dict
+    bucket_ownership_controls:
+      description: The answer of GetBucketOwnershipControls.
+      type: dict
+    bucket_policy:
+      description: The answer of GetBucketPolicy (the policy is a JSON string in C(Policy)).
+      type: dict
+    bucket_tagging:
+      description: The tags of the bucket.
+      type: dict
+      sample: {application: mlflow}
+    bucket_versioning:
+      description: The answer of GetBucketVersioning.
+      type: dict
+      sample: {Status: Enabled}
+    public_access_block:
+      description: The answer of GetPublicAccessBlock.
+      type: dict
+bucket_name:
+  description: Who owns the name O(bucket) (S3 bucket names are global).
+  returned: when O(bucket) is given
+  type: dict
+  contains:
+    status:
+      description:
+        - V(in_account) when the caller's account owns the bucket; V(free) when no bucket has the name (HeadBucket
+          answered 404); V(taken) when another account owns it.
+      type: str
+      sample: free
+    head_bucket_code:
+      description: What HeadBucket answered (V(200), V(403), V(404)); null when the caller's account owns the bucket.
+      type: str
+      sample: "404"
+"""
+
+import json
+
+from concurrent.futures import ThreadPoolExecutor
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+from ansible_collections.mlops.mlflow.plugins.module_utils.aws_clients import SharedClients
+
+# The settings read from a bucket the account owns, and the error code S3 answers when the bucket has none.
+BUCKET_SETTINGS = (
+    ("bucket_encryption", "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError"),
+    ("bucket_lifecycle_configuration", "get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration"),
+    ("bucket_ownership_controls", "get_bucket_ownership_controls", "OwnershipControlsNotFoundError"),
+    ("bucket_policy", "get_bucket_policy", "NoSuchBucketPolicy"),
+    ("bucket_tagging", "get_bucket_tagging", "NoSuchTagSet"),
+    ("bucket_versioning", "get_bucket_versioning", None),
+    ("public_access_block", "get_public_access_block", "NoSuchPublicAccessBlockConfiguration"),
+)
+
+
+class LookupFailed(Exception):
+    """A call failed for another reason than an absent resource: ``error`` is botocore's, ``what`` the lookup."""
+
+    def __init__(self, what, error):
+        super(LookupFailed, self).__init__(what)
+        self.what = what
+        self.error = error
+
+
+def describe_account(sts):
+    identity = sts.get_caller_identity(aws_retry=True)
+    return dict(account_id=identity["Account"], partition=identity["Arn"].split(":")[1], arn=identity["Arn"])
+
+
+def canonical_alias(alias):
+    """The alias as DescribeKey takes it (``alias/`` added when missing, as amazon.aws.kms_key_info does)."""
+    return alias if alias.startswith("alias/") else "alias/" + alias
+
+
+def _paginated(call, result_key, **arguments):
+    items = []
+    while True:
+        page = call(aws_retry=True, **arguments)
+        items.extend(page.get(result_key, []))
+        if not page.get("Truncated") or not page.get("NextMarker"):
+            return items
+        arguments["Marker"] = page["NextMarker"]
+
+
+def describe_kms_key(kms, key, warn):
+    try:
+        metadata = kms.describe_key(KeyId=key, aws_retry=True)["KeyMetadata"]
+    except is_boto3_error_code("NotFoundException"):
+        return {}
+    except is_boto3_error_code("AccessDeniedException"):  # pylint: disable=duplicate-except
+        warn("Permission denied describing the KMS key {0}".format(key))
+        return {}
+    key_arn = metadata.pop("Arn")
+    described = camel_dict_to_snake_dict(dict(metadata, KeyArn=key_arn))
+    # Aliases are listed in the caller's account only; a key of another account has none there.
+    try:
+        aliases = _paginated(kms.list_aliases, "Aliases", KeyId=metadata["KeyId"])
+    except is_boto3_error_code(["AccessDeniedException", "NotFoundException"]):
+        aliases = []
+    described["aliases"] = [alias["AliasName"][len("alias/"):] for alias in aliases]
+    try:
+        described["enable_key_rotation"] = kms.get_key_rotation_status(KeyId=key_arn, aws_retry=True).get("KeyRotationEnabled")
+    except is_boto3_error_code(["AccessDeniedException", "UnsupportedOperationException"]):
+        described["enable_key_rotation"] = None
+    try:
+        tags = _paginated(kms.list_resource_tags, "Tags", KeyId=key_arn)
+    except is_boto3_error_code("AccessDeniedException"):
+        tags = []
+    described["tags"] = boto3_tag_list_to_ansible_dict(tags, "TagKey", "TagValue")
+    # "default" is the only policy name a KMS key has.
+    try:
+        described["key_policies"] = [json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default", aws_retry=True)["Policy"])]
+    except is_boto3_error_code("AccessDeniedException"):
+        described["key_policies"] = []
+    return described
+
+
+def _owned_bucket_names(s3, name):
+    names = []
+    arguments = dict(Prefix=name)
+    while True:
+        page = s3.list_buckets(aws_retry=True, **arguments)
+        names.extend(bucket["Name"] for bucket in page.get("Buckets", []))
+        if not page.get("ContinuationToken"):
+            return names
+        arguments["ContinuationToken"] = page["ContinuationToken"]
+
+
+def _bucket_setting(s3, call, absent_code, name):
+    try:
+        answer = getattr(s3, call)(Bucket=name, aws_retry=True)
+    except is_boto3_error_code(absent_code or "NoSuchBucketSetting"):
+        return {}
+    answer.pop("ResponseMetadata", None)
+    return answer
+
+
+def describe_bucket(s3, name):
+    """(the bucket, or {} when the account does not own it; who owns the name)."""
+    if name in _owned_bucket_names(s3, name):
+        bucket = dict(name=name)
+        for setting, call, absent_code in BUCKET_SETTINGS:
+            bucket[setting] = _bucket_setting(s3, call, absent_code, name)
+        bucket["bucket_tagging"] = boto3_tag_list_to_ansible_dict(bucket["bucket_tagging"].get("TagSet", []))
+        return bucket, dict(status="in_account", head_bucket_code=None)
+    # HeadBucket answers 404 for a free name; 403, or 200 when the bucket's policy lets the caller in, otherwise
+    # (301 for a bucket of another Region, which the account would have listed were it its own).
+    try:
+        s3.head_bucket(Bucket=name, aws_retry=True)
+        status = 200
+    except botocore.exceptions.ClientError as error:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status not in (301, 403, 404):
+            raise
+    return {}, dict(status="free" if status == 404 else "taken", head_bucket_code=str(status))
+
+
+def _lookup(what, function, *arguments):
+    try:
+        return function(*arguments)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise LookupFailed(what, error)
+
+
+def main():
+    argument_spec = dict(
+        bucket=dict(type="str"),
+        kms_key_id=dict(type="str", no_log=False),
+        kms_key_alias=dict(type="str", no_log=False),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+                              mutually_exclusive=[("kms_key_id", "kms_key_alias")])
+    clients = SharedClients(module)
+    bucket = module.params["bucket"]
+    key = module.params["kms_key_id"] or (canonical_alias(module.params["kms_key_alias"]) if module.params["kms_key_alias"] else None)
+    # Each service has its own thread, so the calls to one client keep their order.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        account = pool.submit(_lookup, "the caller's account", lambda: describe_account(clients("sts")))
+        kms_key = pool.submit(_lookup, "the KMS key {0}".format(key), lambda: describe_kms_key(clients("kms"), key, module.warn)) if key else None
+        described = pool.submit(_lookup, "the bucket {0}".format(bucket), lambda: describe_bucket(clients("s3"), bucket)) if bucket else None
+        try:
+            result = dict(changed=False, account=account.result(), kms_key=kms_key.result() if kms_key else {}, bucket={})
+            if described:
+                result["bucket"], result["bucket_name"] = described.result()
+        except LookupFailed as failure:
+            module.fail_json_aws(failure.error, msg="Could not describe {0}".format(failure.what))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
