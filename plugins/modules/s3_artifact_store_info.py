@@ -17,7 +17,7 @@ description:
   - This module exists because amazon.aws spreads these lookups over four modules (M(amazon.aws.aws_caller_info),
     M(amazon.aws.kms_key_info), M(amazon.aws.s3_bucket_info) and, for a name another account owns, a HeadBucket through
     M(amazon.aws.s3_object_info)). Each module run costs about a second before its first call (the module's start-up,
-    boto3's import, the service model). This module makes the same calls in one run, the three services side by side.
+    boto3's import, the service model). This module makes the same calls in one run, KMS and S3 side by side.
   - Unlike M(amazon.aws.s3_bucket_info), an error other than "not configured" (for example C(AccessDenied) on the
     bucket policy) fails the module. Read as "no policy", it would make the caller replace the bucket's policy.
   - The module changes nothing, and works the same in check mode.
@@ -57,6 +57,10 @@ EXAMPLES = r"""
     that: store.bucket_name.status != 'taken'
     fail_msg: The bucket name mlflow-prod-artifacts belongs to another account.
 
+- name: Name the account's root principal in a key policy
+  ansible.builtin.set_fact:
+    root_principal: "arn:{{ store.account.partition }}:iam::{{ store.account.account_id }}:root"
+
 - name: Show whether the key rotates
   ansible.builtin.debug:
     msg: "{{ store.kms_key.enable_key_rotation | default('no key') }}"
@@ -64,7 +68,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 account:
-  description: The caller's account.
+  description:
+    - The caller's account.
+    - It comes from the ARN of a key found through O(kms_key_alias) (an alias names a key of the caller's account), and
+      otherwise from STS.
   returned: always
   type: dict
   contains:
@@ -76,10 +83,6 @@ account:
       description: The partition of the account.
       type: str
       sample: aws
-    arn:
-      description: The ARN of the caller.
-      type: str
-      sample: arn:aws:iam::123456789012:user/ops
 kms_key:
   description:
     - The key O(kms_key_id) or O(kms_key_alias) names, with the fields M(amazon.aws.kms_key_info) gives a key (its grants excepted).
@@ -220,7 +223,20 @@ class LookupFailed(Exception):
 
 def describe_account(sts):
     identity = sts.get_caller_identity(aws_retry=True)
-    return dict(account_id=identity["Account"], partition=identity["Arn"].split(":")[1], arn=identity["Arn"])
+    return dict(account_id=identity["Account"], partition=identity["Arn"].split(":")[1])
+
+
+def account_of(key_arn):
+    parts = key_arn.split(":")
+    return dict(account_id=parts[4], partition=parts[1])
+
+
+def describe_key_and_account(clients, key_id, alias, warn):
+    """(the key, the account): a key found through an alias is in the caller's account, whose ID its ARN holds."""
+    key = describe_kms_key(clients("kms"), key_id or alias, warn) if (key_id or alias) else {}
+    if alias and key:
+        return key, account_of(key["key_arn"])
+    return key, describe_account(clients("sts"))
 
 
 def canonical_alias(alias):
@@ -312,6 +328,7 @@ def describe_bucket(s3, name):
 
 
 def _lookup(what, function, *arguments):
+    """``function(*arguments)``; a botocore error becomes LookupFailed, which names ``what``."""
     try:
         return function(*arguments)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
@@ -327,15 +344,16 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[("kms_key_id", "kms_key_alias")])
     clients = SharedClients(module)
-    bucket = module.params["bucket"]
-    key = module.params["kms_key_id"] or (canonical_alias(module.params["kms_key_alias"]) if module.params["kms_key_alias"] else None)
-    # Each service has its own thread, so the calls to one client keep their order.
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        account = pool.submit(_lookup, "the caller's account", lambda: describe_account(clients("sts")))
-        kms_key = pool.submit(_lookup, "the KMS key {0}".format(key), lambda: describe_kms_key(clients("kms"), key, module.warn)) if key else None
-        described = pool.submit(_lookup, "the bucket {0}".format(bucket), lambda: describe_bucket(clients("s3"), bucket)) if bucket else None
+    bucket, key_id, alias = module.params["bucket"], module.params["kms_key_id"], module.params["kms_key_alias"]
+    alias = canonical_alias(alias) if alias else None
+    # One thread per lookup, so that the calls to one client keep their order.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        what = "the KMS key {0} or the account".format(key_id or alias) if key_id or alias else "the caller's account"
+        key_and_account = pool.submit(_lookup, what, describe_key_and_account, clients, key_id, alias, module.warn)
+        described = pool.submit(_lookup, "the bucket {0}".format(bucket), describe_bucket, clients("s3"), bucket) if bucket else None
         try:
-            result = dict(changed=False, account=account.result(), kms_key=kms_key.result() if kms_key else {}, bucket={})
+            kms_key, account = key_and_account.result()
+            result = dict(changed=False, account=account, kms_key=kms_key, bucket={})
             if described:
                 result["bucket"], result["bucket_name"] = described.result()
         except LookupFailed as failure:

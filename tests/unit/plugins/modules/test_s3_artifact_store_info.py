@@ -21,11 +21,14 @@ def aws(monkeypatch):
     stubbers = harness.stub_clients(monkeypatch, "sts", "kms", "s3")
     for stubber in stubbers.values():
         stubber.activate()
-    stubbers["sts"].add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": CALLER, "UserId": "AIDA0000"})
     yield stubbers
     for stubber in stubbers.values():
         stubber.assert_no_pending_responses()
         stubber.deactivate()
+
+
+def caller(aws):
+    aws["sts"].add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": CALLER, "UserId": "AIDA0000"})
 
 
 def client_error(stubber, operation, code, status=400):
@@ -57,15 +60,18 @@ def bucket_listed(s3, names):
 
 
 def test_the_account_and_partition_come_from_sts(aws):
+    caller(aws)
     outcome = run({})
     assert not outcome.failed, outcome.result["msg"]
-    assert outcome.result == dict(changed=False, account={"account_id": ACCOUNT, "partition": "aws-cn", "arn": CALLER},
-                                  kms_key={}, bucket={})
+    assert outcome.result == dict(changed=False, account={"account_id": ACCOUNT, "partition": "aws-cn"}, kms_key={}, bucket={})
 
 
-def test_a_key_is_described_by_its_alias_with_every_page_of_tags(aws):
+def test_a_key_is_described_by_its_alias_with_every_page_of_tags_and_names_the_account(aws):
     key_found(aws["kms"], rotation=True, tags_pages=2)
     outcome = run({"kms_key_alias": "mlflow-artifacts"})
+    # An alias names a key of the caller's account: no STS call (the Stubber of STS has no answer queued).
+    assert outcome.result["account"] == {"account_id": ACCOUNT, "partition": "aws-cn"}
+    assert aws["kms"].created == ["kms"]
     key = outcome.result["kms_key"]
     assert key["key_arn"] == KEY_ARN and key["key_state"] == "Enabled" and key["key_spec"] == "SYMMETRIC_DEFAULT"
     assert key["aliases"] == ["mlflow-artifacts"]
@@ -74,22 +80,27 @@ def test_a_key_is_described_by_its_alias_with_every_page_of_tags(aws):
     assert key["key_policies"] == [POLICY]
 
 
-def test_rotation_the_caller_may_not_read_is_null(aws):
+def test_a_key_given_by_id_may_be_of_another_account_so_sts_names_the_caller(aws):
     key_found(aws["kms"])
-    assert run({"kms_key_id": "alias/mlflow-artifacts"}).result["kms_key"]["enable_key_rotation"] is None
+    caller(aws)
+    outcome = run({"kms_key_id": "alias/mlflow-artifacts"})
+    assert outcome.result["kms_key"]["enable_key_rotation"] is None  # the caller may not read it
+    assert aws["kms"].created == ["kms", "sts"]
 
 
 def test_an_unknown_key_is_empty_and_a_denied_one_warns(aws):
     client_error(aws["kms"], "describe_key", "NotFoundException")
-    assert run({"kms_key_id": KEY_ID}).result["kms_key"] == {}
+    caller(aws)
+    assert run({"kms_key_alias": "mlflow-artifacts"}).result["kms_key"] == {}
     client_error(aws["kms"], "describe_key", "AccessDeniedException")
-    aws["sts"].add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": CALLER, "UserId": "AIDA0000"})
+    caller(aws)
     outcome = run({"kms_key_id": KEY_ID})
     assert outcome.result["kms_key"] == {}
     assert aws["kms"].warnings == [f"Permission denied describing the KMS key {KEY_ID}"]
 
 
 def test_a_bucket_of_the_account_has_its_settings_and_absent_ones_are_empty(aws):
+    caller(aws)
     s3 = aws["s3"]
     bucket_listed(s3, [BUCKET, BUCKET + "-old"])
     client_error(s3, "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError", 404)
@@ -109,6 +120,7 @@ def test_a_bucket_of_the_account_has_its_settings_and_absent_ones_are_empty(aws)
 
 
 def test_a_setting_the_caller_may_not_read_fails_rather_than_read_as_absent(aws):
+    caller(aws)
     s3 = aws["s3"]
     bucket_listed(s3, [BUCKET])
     s3.add_response("get_bucket_encryption", {"ServerSideEncryptionConfiguration": {"Rules": []}})
@@ -122,6 +134,7 @@ def test_a_setting_the_caller_may_not_read_fails_rather_than_read_as_absent(aws)
 
 @pytest.mark.parametrize("status, expected", [(404, "free"), (403, "taken"), (301, "taken")])
 def test_a_name_the_account_does_not_own_is_free_or_taken(aws, status, expected):
+    caller(aws)
     bucket_listed(aws["s3"], [BUCKET + "-other"])
     client_error(aws["s3"], "head_bucket", str(status), status)
     outcome = run({"bucket": BUCKET})
@@ -130,12 +143,14 @@ def test_a_name_the_account_does_not_own_is_free_or_taken(aws, status, expected)
 
 
 def test_a_name_whose_bucket_lets_the_caller_in_is_taken(aws):
+    caller(aws)
     bucket_listed(aws["s3"], [])
     aws["s3"].add_response("head_bucket", {}, {"Bucket": BUCKET})
     assert run({"bucket": BUCKET}).result["bucket_name"] == {"status": "taken", "head_bucket_code": "200"}
 
 
 def test_another_head_bucket_error_fails(aws):
+    caller(aws)
     bucket_listed(aws["s3"], [])
     client_error(aws["s3"], "head_bucket", "500", 500)
     outcome = run({"bucket": BUCKET})
