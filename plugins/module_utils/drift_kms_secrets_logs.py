@@ -66,7 +66,7 @@ def canonical_alias(alias):
     return alias if alias.startswith("alias/") else "alias/" + alias
 
 
-def _kms_tags(kms, key_arn):
+def kms_tags(kms, key_arn):
     """The key's tags as an ansible dict, or None when they cannot be read."""
     tags = []
     arguments = dict(KeyId=key_arn)
@@ -139,7 +139,7 @@ def check_kms_key(client, params):
     if params["description"] is not None and metadata.get("Description") != params["description"]:
         differences.append("description")
     if params["tags"] is not None:
-        current_tags = _kms_tags(kms, key_arn)
+        current_tags = kms_tags(kms, key_arn)
         if current_tags is None or tags_differ(current_tags, params["tags"], params["purge_tags"]):
             differences.append("tags")
     if params["policy"] is not None and _kms_policy_differs(kms, key_arn, params["policy"]):

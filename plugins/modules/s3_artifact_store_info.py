@@ -199,6 +199,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.aws_clients import SharedClients
+from ansible_collections.mlops.mlflow.plugins.module_utils.drift_kms_secrets_logs import canonical_alias
+from ansible_collections.mlops.mlflow.plugins.module_utils.drift_kms_secrets_logs import kms_tags
 
 # The settings read from a bucket the account owns, and the error code S3 answers when the bucket has none.
 BUCKET_SETTINGS = (
@@ -239,18 +241,13 @@ def describe_key_and_account(clients, key_id, alias, warn):
     return key, describe_account(clients("sts"))
 
 
-def canonical_alias(alias):
-    """The alias as DescribeKey takes it (``alias/`` added when missing, as amazon.aws.kms_key_info does)."""
-    return alias if alias.startswith("alias/") else "alias/" + alias
-
-
-def _paginated(call, result_key, **arguments):
-    items = []
+def _aliases(kms, key_id):
+    aliases, arguments = [], dict(KeyId=key_id)
     while True:
-        page = call(aws_retry=True, **arguments)
-        items.extend(page.get(result_key, []))
+        page = kms.list_aliases(aws_retry=True, **arguments)
+        aliases.extend(alias["AliasName"][len("alias/"):] for alias in page.get("Aliases", []))
         if not page.get("Truncated") or not page.get("NextMarker"):
-            return items
+            return aliases
         arguments["Marker"] = page["NextMarker"]
 
 
@@ -266,19 +263,15 @@ def describe_kms_key(kms, key, warn):
     described = camel_dict_to_snake_dict(dict(metadata, KeyArn=key_arn))
     # Aliases are listed in the caller's account only; a key of another account has none there.
     try:
-        aliases = _paginated(kms.list_aliases, "Aliases", KeyId=metadata["KeyId"])
+        described["aliases"] = _aliases(kms, metadata["KeyId"])
     except is_boto3_error_code(["AccessDeniedException", "NotFoundException"]):
-        aliases = []
-    described["aliases"] = [alias["AliasName"][len("alias/"):] for alias in aliases]
+        described["aliases"] = []
     try:
         described["enable_key_rotation"] = kms.get_key_rotation_status(KeyId=key_arn, aws_retry=True).get("KeyRotationEnabled")
     except is_boto3_error_code(["AccessDeniedException", "UnsupportedOperationException"]):
         described["enable_key_rotation"] = None
-    try:
-        tags = _paginated(kms.list_resource_tags, "Tags", KeyId=key_arn)
-    except is_boto3_error_code("AccessDeniedException"):
-        tags = []
-    described["tags"] = boto3_tag_list_to_ansible_dict(tags, "TagKey", "TagValue")
+    # Tags the caller may not read are empty, as amazon.aws.kms_key_info gives them.
+    described["tags"] = kms_tags(kms, key_arn) or {}
     # "default" is the only policy name a KMS key has.
     try:
         described["key_policies"] = [json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default", aws_retry=True)["Policy"])]
@@ -299,10 +292,13 @@ def _owned_bucket_names(s3, name):
 
 
 def _bucket_setting(s3, call, absent_code, name):
+    """The answer of ``call`` without its metadata; {} when S3 answers ``absent_code`` (the setting is not there)."""
     try:
         answer = getattr(s3, call)(Bucket=name, aws_retry=True)
-    except is_boto3_error_code(absent_code or "NoSuchBucketSetting"):
-        return {}
+    except botocore.exceptions.ClientError as error:
+        if absent_code and error.response.get("Error", {}).get("Code") == absent_code:
+            return {}
+        raise
     answer.pop("ResponseMetadata", None)
     return answer
 
