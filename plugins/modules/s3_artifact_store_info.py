@@ -183,152 +183,16 @@ bucket_name:
       sample: "404"
 """
 
-import json
-
 from concurrent.futures import ThreadPoolExecutor
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.aws_clients import SharedClients
 from ansible_collections.mlops.mlflow.plugins.module_utils.drift_kms_secrets_logs import canonical_alias
-from ansible_collections.mlops.mlflow.plugins.module_utils.drift_kms_secrets_logs import kms_tags
-
-# The settings read from a bucket the account owns, and the error code S3 answers when the bucket has none.
-BUCKET_SETTINGS = (
-    ("bucket_encryption", "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError"),
-    ("bucket_lifecycle_configuration", "get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration"),
-    ("bucket_ownership_controls", "get_bucket_ownership_controls", "OwnershipControlsNotFoundError"),
-    ("bucket_policy", "get_bucket_policy", "NoSuchBucketPolicy"),
-    ("bucket_tagging", "get_bucket_tagging", "NoSuchTagSet"),
-    ("bucket_versioning", "get_bucket_versioning", None),
-    ("public_access_block", "get_public_access_block", "NoSuchPublicAccessBlockConfiguration"),
-)
-
-
-class LookupFailed(Exception):
-    """A call failed for another reason than an absent resource: ``error`` is botocore's, ``what`` the lookup."""
-
-    def __init__(self, what, error):
-        super(LookupFailed, self).__init__(what)
-        self.what = what
-        self.error = error
-
-
-def describe_account(sts):
-    identity = sts.get_caller_identity(aws_retry=True)
-    return dict(account_id=identity["Account"], partition=identity["Arn"].split(":")[1])
-
-
-def account_of(key_arn):
-    parts = key_arn.split(":")
-    return dict(account_id=parts[4], partition=parts[1])
-
-
-def describe_key_and_account(clients, key_id, alias, warn):
-    """(the key, the account): a key found through an alias is in the caller's account, whose ID its ARN holds."""
-    key = describe_kms_key(clients("kms"), key_id or alias, warn) if (key_id or alias) else {}
-    if alias and key:
-        return key, account_of(key["key_arn"])
-    return key, describe_account(clients("sts"))
-
-
-def _aliases(kms, key_id):
-    aliases, arguments = [], dict(KeyId=key_id)
-    while True:
-        page = kms.list_aliases(aws_retry=True, **arguments)
-        aliases.extend(alias["AliasName"][len("alias/"):] for alias in page.get("Aliases", []))
-        if not page.get("Truncated") or not page.get("NextMarker"):
-            return aliases
-        arguments["Marker"] = page["NextMarker"]
-
-
-def describe_kms_key(kms, key, warn):
-    try:
-        metadata = kms.describe_key(KeyId=key, aws_retry=True)["KeyMetadata"]
-    except is_boto3_error_code("NotFoundException"):
-        return {}
-    except is_boto3_error_code("AccessDeniedException"):  # pylint: disable=duplicate-except
-        warn("Permission denied describing the KMS key {0}".format(key))
-        return {}
-    key_arn = metadata.pop("Arn")
-    described = camel_dict_to_snake_dict(dict(metadata, KeyArn=key_arn))
-    # Aliases are listed in the caller's account only; a key of another account has none there.
-    try:
-        described["aliases"] = _aliases(kms, metadata["KeyId"])
-    except is_boto3_error_code(["AccessDeniedException", "NotFoundException"]):
-        described["aliases"] = []
-    try:
-        described["enable_key_rotation"] = kms.get_key_rotation_status(KeyId=key_arn, aws_retry=True).get("KeyRotationEnabled")
-    except is_boto3_error_code(["AccessDeniedException", "UnsupportedOperationException"]):
-        described["enable_key_rotation"] = None
-    # Tags the caller may not read are empty, as amazon.aws.kms_key_info gives them.
-    described["tags"] = kms_tags(kms, key_arn) or {}
-    # "default" is the only policy name a KMS key has.
-    try:
-        described["key_policies"] = [json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default", aws_retry=True)["Policy"])]
-    except is_boto3_error_code("AccessDeniedException"):
-        described["key_policies"] = []
-    return described
-
-
-def _owned_bucket_names(s3, name):
-    names = []
-    arguments = dict(Prefix=name)
-    while True:
-        page = s3.list_buckets(aws_retry=True, **arguments)
-        names.extend(bucket["Name"] for bucket in page.get("Buckets", []))
-        if not page.get("ContinuationToken"):
-            return names
-        arguments["ContinuationToken"] = page["ContinuationToken"]
-
-
-def _bucket_setting(s3, call, absent_code, name):
-    """The answer of ``call`` without its metadata; {} when S3 answers ``absent_code`` (the setting is not there)."""
-    try:
-        answer = getattr(s3, call)(Bucket=name, aws_retry=True)
-    except botocore.exceptions.ClientError as error:
-        if absent_code and error.response.get("Error", {}).get("Code") == absent_code:
-            return {}
-        raise
-    answer.pop("ResponseMetadata", None)
-    return answer
-
-
-def describe_bucket(s3, name):
-    """(the bucket, or {} when the account does not own it; who owns the name)."""
-    if name in _owned_bucket_names(s3, name):
-        bucket = dict(name=name)
-        for setting, call, absent_code in BUCKET_SETTINGS:
-            bucket[setting] = _bucket_setting(s3, call, absent_code, name)
-        bucket["bucket_tagging"] = boto3_tag_list_to_ansible_dict(bucket["bucket_tagging"].get("TagSet", []))
-        return bucket, dict(status="in_account", head_bucket_code=None)
-    # HeadBucket answers 404 for a free name; 403, or 200 when the bucket's policy lets the caller in, otherwise
-    # (301 for a bucket of another Region, which the account would have listed were it its own).
-    try:
-        s3.head_bucket(Bucket=name, aws_retry=True)
-        status = 200
-    except botocore.exceptions.ClientError as error:
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status not in (301, 403, 404):
-            raise
-    return {}, dict(status="free" if status == 404 else "taken", head_bucket_code=str(status))
-
-
-def _lookup(what, function, *arguments):
-    """``function(*arguments)``; a botocore error becomes LookupFailed, which names ``what``."""
-    try:
-        return function(*arguments)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        raise LookupFailed(what, error)
+from ansible_collections.mlops.mlflow.plugins.module_utils.s3_artifact_store import LookupFailed
+from ansible_collections.mlops.mlflow.plugins.module_utils.s3_artifact_store import describe_bucket
+from ansible_collections.mlops.mlflow.plugins.module_utils.s3_artifact_store import describe_key_and_account
+from ansible_collections.mlops.mlflow.plugins.module_utils.s3_artifact_store import lookup
 
 
 def main():
@@ -345,8 +209,8 @@ def main():
     # One thread per lookup, so that the calls to one client keep their order.
     with ThreadPoolExecutor(max_workers=2) as pool:
         what = "the KMS key {0} or the account".format(key_id or alias) if key_id or alias else "the caller's account"
-        key_and_account = pool.submit(_lookup, what, describe_key_and_account, clients, key_id, alias, module.warn)
-        described = pool.submit(_lookup, "the bucket {0}".format(bucket), describe_bucket, clients("s3"), bucket) if bucket else None
+        key_and_account = pool.submit(lookup, what, describe_key_and_account, clients, key_id, alias, module.warn)
+        described = pool.submit(lookup, "the bucket {0}".format(bucket), describe_bucket, clients("s3"), bucket) if bucket else None
         try:
             kms_key, account = key_and_account.result()
             result = dict(changed=False, account=account, kms_key=kms_key, bucket={})
