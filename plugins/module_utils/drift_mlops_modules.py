@@ -20,6 +20,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils import application_au
 from ansible_collections.mlops.mlflow.plugins.module_utils import ec2_security_groups
 from ansible_collections.mlops.mlflow.plugins.module_utils import ecs_fargate_cluster
 from ansible_collections.mlops.mlflow.plugins.module_utils import ecs_service
+from ansible_collections.mlops.mlflow.plugins.module_utils import elb_mlflow_load_balancer
 from ansible_collections.mlops.mlflow.plugins.module_utils import iam_service_roles
 from ansible_collections.mlops.mlflow.plugins.module_utils import mlflow_task_definition
 from ansible_collections.mlops.mlflow.plugins.module_utils import rds_cluster_instances
@@ -230,7 +231,44 @@ def check_service(client, params):
     return outcome(True, differences, resource)
 
 
+LOAD_BALANCER_SPEC = _present_only(elb_mlflow_load_balancer.argument_spec())
+_LB_TARGET_GROUP_OPTIONS = {"modify": "target_group", "attributes": "target_group", "tags": "tags"}
+_LB_OPTIONS = {"subnets": "subnets", "security_groups": "security_groups", "tags": "tags"}
+_LB_ATTRIBUTE_OPTIONS = dict((key, option) for option, key, form in elb_mlflow_load_balancer.LB_ATTRIBUTES)
+
+
+def check_load_balancer(client, params):
+    """mlops.mlflow.elb_mlflow_load_balancer with state=present: in sync when the module would change nothing (with an
+    OIDC listener and oidc_client_secret_update=always, never) and, with wait=true, the load balancer is active."""
+    elb_mlflow_load_balancer.validate(params)
+    stack = elb_mlflow_load_balancer.describe(client("elbv2"), params)
+    if stack["target_group"] is None and stack["load_balancer"] is None:
+        return outcome(False)
+    resource = elb_mlflow_load_balancer.identifiers(stack)
+    if stack["target_group"] is None or stack["load_balancer"] is None:
+        result = outcome(False, resource=resource)
+        result["exists"] = True  # one of the two exists: the module would create the other
+        return result
+    changes = elb_mlflow_load_balancer.plan(stack, params)
+    differences = [option for option, message in changes["conflicts"]]  # the module fails and says why
+    for change in changes["target_group"]:
+        differences.append(_LB_TARGET_GROUP_OPTIONS[change])
+    for change, value in changes["load_balancer"].items():
+        if change == "attributes":
+            differences.extend(_LB_ATTRIBUTE_OPTIONS[key] for key in value)
+        else:
+            differences.append(_LB_OPTIONS[change])
+    if changes["listeners"]["create"] or changes["listeners"]["modify"]:
+        differences.append("listeners")
+    if changes["listeners"]["delete"]:
+        differences.append("purge_listeners")
+    if params["wait"] and (stack["load_balancer"].get("State") or {}).get("Code") != "active":
+        differences.append("wait")
+    return outcome(True, differences, resource)
+
+
 KINDS = {
+    "elb_mlflow_load_balancer": (LOAD_BALANCER_SPEC, check_load_balancer),
     "ecs_fargate_service": (SERVICE_SPEC, check_service),
     "ecs_mlflow_task_definition": (TASK_DEFINITION_SPEC, check_task_definition),
     "ecs_fargate_cluster": (ECS_CLUSTER_SPEC, check_ecs_cluster),

@@ -42,6 +42,10 @@ options:
           - V(ecs_fargate_cluster) is M(mlops.mlflow.ecs_fargate_cluster), V(ecs_mlflow_task_definition)
             M(mlops.mlflow.ecs_mlflow_task_definition), V(ecs_fargate_service) M(mlops.mlflow.ecs_fargate_service) and
             V(rds_cluster_instances) M(mlops.mlflow.rds_cluster_instances), each with C(state=present).
+          - V(elb_mlflow_load_balancer) is M(mlops.mlflow.elb_mlflow_load_balancer) with C(state=present). Its C(resource)
+            has C(load_balancer_arn), C(dns_name), C(canonical_hosted_zone_id) and C(target_group_arn). With an OIDC
+            listener and C(oidc_client_secret_update=always) it is never in sync (the module modifies such a listener
+            every run); with C(wait=true) it is in sync only when the load balancer is C(active).
           - An V(rds_cluster_instances) part with C(wait=true) is in sync only when the cluster and every instance are
             available (the module would not wait).
           - The C(task_definition) of an V(ecs_fargate_service) part may be the family alone; ECS then compares the service
@@ -64,6 +68,7 @@ options:
           - ecs_fargate_service
           - ecs_mlflow_task_definition
           - elb_application_lb
+          - elb_mlflow_load_balancer
           - elb_target_group
           - iam_service_roles
           - kms_key
@@ -188,6 +193,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils import drift_kms_secr
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_mlops_modules
 from ansible_collections.mlops.mlflow.plugins.module_utils import drift_rds
 from ansible_collections.mlops.mlflow.plugins.module_utils.input_checks import InvalidInput
+from ansible_collections.mlops.mlflow.plugins.module_utils.elb_mlflow_load_balancer import secrets_in
 
 KINDS = dict(drift_mlops_modules.KINDS)
 KINDS.update(drift_kms_secrets_logs.KINDS)
@@ -228,6 +234,8 @@ def validate_parts(module):
         except InvalidInput as error:
             module.fail_json(msg="{0}. Fix: give the options of the acting module this kind compares.".format(error))
         module.no_log_values.update(secret_values(argument_spec, params))
+        # A listener's OIDC client secret sits in a list of dicts that no argument spec can mark no_log.
+        module.no_log_values.update(secrets_in(params.get("listeners")))
         checked.append((part, check, params))
     return checked
 

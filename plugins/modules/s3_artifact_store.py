@@ -102,7 +102,7 @@ notes:
   - O(tags) applies to the bucket and to the key the store manages.
   - The module makes no change call in check mode.
 author:
-  - mlops.mlflow contributors
+  - mlops.mlflow maintainers (@mlops-collections)
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

@@ -516,8 +516,7 @@ class TestAuroraPostgresqlLifeCycle:
         for acting in ("Create the KMS key of the database, its secret and the file system",
                        "Create the subnet group of the database", "Keep the database credentials in Secrets Manager",
                        "Create the Aurora Serverless v2 cluster without waiting for it",
-                       "Create the target group of the MLflow tasks",
-                       "Create the load balancer and its listeners without waiting for it",
+                       "Create the load balancer, its target group and its listeners without waiting for the load balancer",
                        "Create the log group of the tasks", "Create the ECS cluster with Container Insights",
                        "Remove the target tracking policy and the scalable target of the service",
                        "Wait for the database cluster, create its instances and wait until they are available",
@@ -566,8 +565,8 @@ class TestAuroraPostgresqlLifeCycle:
             "Create the security groups of the load balancer, the MLflow tasks and the backend store",
             "Create the KMS key of the database, its secret and the file system",
             "Create the subnet group of the database", "Keep the database credentials in Secrets Manager",
-            "Create the Aurora Serverless v2 cluster without waiting for it", "Create the target group of the MLflow tasks",
-            "Create the load balancer and its listeners without waiting for it", "Create the log group of the tasks",
+            "Create the Aurora Serverless v2 cluster without waiting for it",
+            "Create the load balancer, its target group and its listeners without waiting for the load balancer", "Create the log group of the tasks",
             "Create the ECS cluster with Container Insights",
             "Remove the target tracking policy and the scalable target of the service",
             "Wait for the database cluster, create its instances and wait until they are available",
@@ -597,7 +596,7 @@ class TestAuroraPostgresqlLifeCycle:
         assert run.mutations == []
         assert run.rc == 0, report(run)
         assert changed_tasks(run) == ["Create the Aurora Serverless v2 cluster without waiting for it",
-                                      "Create the load balancer and its listeners without waiting for it"]
+                                      "Create the load balancer, its target group and its listeners without waiting for the load balancer"]
         (cluster,) = account.client("rds").describe_db_clusters(DBClusterIdentifier="mlflow-pg")["DBClusters"]
         assert cluster["ServerlessV2ScalingConfiguration"]["MaxCapacity"] == 4.0
         attributes = account.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=outputs(stack.fresh)["load_balancer_arn"])
@@ -950,3 +949,67 @@ class TestExternalDatabase:
         run = stack.run()
         assert run.rc == 0, report(run)
         assert (run.recap["changed"], changed_tasks(run), run.mutations) == (0, [], [])
+
+
+# --- HTTPS with an OIDC login --------------------------------------------------------------------------------------
+
+class TestHttpsWithOidcLogin:
+    """The listeners of a login: a redirect from 80, and on 443 the login, then the forward. amazon.aws.elb_application_lb
+    10.1.2 failed on the re-run of such a listener; the client secret never shows."""
+
+    SECRET = "never-shown-oidc-client-secret"
+    LOGIN = {"type": "oidc", "issuer": "https://login.example.com", "authorization_endpoint": "https://login.example.com/authorize",
+             "token_endpoint": "https://login.example.com/token", "user_info_endpoint": "https://login.example.com/userinfo",
+             "client_id": "mlflow", "client_secret": SECRET}
+
+    @pytest.fixture(scope="class")
+    def stack(self, account, workdir, network):
+        from test_drift_elbv2 import self_signed_certificate
+
+        certificate, key = self_signed_certificate()
+        certificate_arn = account.client("acm").import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
+        secret_arn = account.client("secretsmanager").create_secret(
+            Name="login-db/mlflow", SecretString=json.dumps({"username": "mlflow", "password": "Login-P@ss"}))["ARN"]
+        stack = make_stack(account, workdir, network, "mlflow-login", mlflow_aws_fargate_backend_store="external",
+                           mlflow_aws_fargate_external_database={"engine": "postgresql", "host": "db.example.internal", "port": 5432,
+                                                                 "name": "mlflow", "secret_arn": secret_arn},
+                           mlflow_aws_fargate_load_balancer_certificate_arn=certificate_arn,
+                           mlflow_aws_fargate_load_balancer_authentication=self.LOGIN)
+        stack.certificate_arn = certificate_arn
+        stack.fresh = stack.run()
+        return stack
+
+    def listeners(self, account, out):
+        elbv2 = account.client("elbv2")
+        return {listener["Port"]: listener for listener in elbv2.describe_listeners(LoadBalancerArn=out["load_balancer_arn"])["Listeners"]}
+
+    def test_fresh_deployment(self, account, stack):
+        run = stack.fresh
+        assert run.rc == 0, report(run)
+        out = outputs(run)
+        assert out["tracking_uri"].startswith("https://")
+        listeners = self.listeners(account, out)
+        assert sorted(listeners) == [80, 443]
+        assert [action["Type"] for action in listeners[80]["DefaultActions"]] == ["redirect"]
+        assert listeners[80]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
+        https = listeners[443]
+        assert [certificate["CertificateArn"] for certificate in https["Certificates"]] == [stack.certificate_arn]
+        actions = sorted(https["DefaultActions"], key=lambda action: action["Order"])
+        assert [action["Type"] for action in actions] == ["authenticate-oidc", "forward"]
+        assert actions[0]["AuthenticateOidcConfig"]["ClientId"] == "mlflow"
+        assert actions[1]["TargetGroupArn"] == out["target_group_arn"]
+        assert self.SECRET not in run.stdout + run.stderr
+
+    def test_second_run_changes_nothing(self, stack):
+        run = stack.run()
+        assert run.rc == 0, report(run)
+        assert (run.recap["changed"], changed_tasks(run), run.mutations) == (0, [], [])
+        # The drift check gets the listeners too; its arguments show the secret masked.
+        assert self.SECRET not in run.stdout + run.stderr
+
+    def test_a_secret_rotation_is_sent_when_asked(self, account, stack):
+        rotated = dict(self.LOGIN, client_secret="rotated-secret", client_secret_update="always")
+        run = stack.run(mlflow_aws_fargate_load_balancer_authentication=rotated)
+        assert run.rc == 0, report(run)
+        assert [operation for dummy, operation in run.mutations] == ["ModifyListener"]
+        assert "rotated-secret" not in run.stdout + run.stderr
