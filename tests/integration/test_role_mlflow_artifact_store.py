@@ -118,6 +118,7 @@ def test_fresh_account_converges_then_stays_put(aws, play):
     assert first.rc == 0, first.output
     assert first.recap["changed"] == 1, first.output  # the key, the bucket and its lifecycle rule: one module run
     out = outputs(first)
+    assert (out["account_id"], out["partition"]) == (ACCOUNT, "aws")
     assert out["bucket_name"] == BUCKET
     assert out["bucket_arn"] == f"arn:aws:s3:::{BUCKET}"
     assert out["artifact_uri"] == f"s3://{BUCKET}/mlflow"
@@ -230,7 +231,8 @@ def test_existing_bucket_is_validated_and_never_changed(aws, play):
     assert run.recap["changed"] == 0, run.output
     assert run.mutations == []
     assert outputs(run) == {
-        "state": "present", "bucket_name": "corp-data-lake", "bucket_arn": "arn:aws:s3:::corp-data-lake",
+        "state": "present", "account_id": ACCOUNT, "partition": "aws",
+        "bucket_name": "corp-data-lake", "bucket_arn": "arn:aws:s3:::corp-data-lake",
         "prefix": "teams/ml/mlflow", "artifact_uri": "s3://corp-data-lake/teams/ml/mlflow",
         "kms_key_arn": key_arn, "kms_key_alias": "", "bucket_managed": False, "bucket_created": False,
         "kms_key_managed": False, "kms_key_created": False}

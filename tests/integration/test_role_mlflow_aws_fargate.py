@@ -970,12 +970,15 @@ class TestHttpsWithOidcLogin:
         certificate_arn = account.client("acm").import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
         secret_arn = account.client("secretsmanager").create_secret(
             Name="login-db/mlflow", SecretString=json.dumps({"username": "mlflow", "password": "Login-P@ss"}))["ARN"]
+        artifact_key = account.client("kms").create_key(
+            Description="the artifact key of the security team", KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT")["KeyMetadata"]["Arn"]
         stack = make_stack(account, workdir, network, "mlflow-login", mlflow_aws_fargate_backend_store="external",
+                           mlflow_aws_fargate_artifact_kms_key_id=artifact_key,
                            mlflow_aws_fargate_external_database={"engine": "postgresql", "host": "db.example.internal", "port": 5432,
                                                                  "name": "mlflow", "secret_arn": secret_arn},
                            mlflow_aws_fargate_load_balancer_certificate_arn=certificate_arn,
                            mlflow_aws_fargate_load_balancer_authentication=self.LOGIN)
-        stack.certificate_arn = certificate_arn
+        stack.certificate_arn, stack.artifact_key = certificate_arn, artifact_key
         stack.fresh = stack.run()
         return stack
 
@@ -999,6 +1002,9 @@ class TestHttpsWithOidcLogin:
         assert actions[0]["AuthenticateOidcConfig"]["ClientId"] == "mlflow"
         assert actions[1]["TargetGroupArn"] == out["target_group_arn"]
         assert self.SECRET not in run.stdout + run.stderr
+        # With a key of the user for the artifacts, the account still comes from the artifact store's one lookup.
+        assert out["artifact_kms_key_arn"] == stack.artifact_key
+        assert [entry["operation"] for entry in run.requests if entry["service"] == "sts"] == ["GetCallerIdentity"]
 
     def test_second_run_changes_nothing(self, stack):
         run = stack.run()
