@@ -22,10 +22,12 @@ __metaclass__ = type
 import re
 from copy import deepcopy
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.mlops.mlflow.plugins.module_utils.drift import outcome
 from ansible_collections.mlops.mlflow.plugins.module_utils.drift import tags_differ
+from ansible_collections.mlops.mlflow.plugins.module_utils.elb_mlflow_load_balancer import describe_listeners
+from ansible_collections.mlops.mlflow.plugins.module_utils.elb_mlflow_load_balancer import describe_load_balancer
+from ansible_collections.mlops.mlflow.plugins.module_utils.elb_mlflow_load_balancer import describe_target_group
 
 _PROTOCOLS = ["http", "https", "tcp", "tls", "udp", "tcp_udp", "HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"]
 
@@ -39,14 +41,6 @@ def _attributes(attribute_list):
 def _tags(elbv2, arn):
     descriptions = elbv2.describe_tags(ResourceArns=[arn], aws_retry=True)["TagDescriptions"]
     return boto3_tag_list_to_ansible_dict(descriptions[0]["Tags"] if descriptions else [])
-
-
-def _describe_target_group(elbv2, name):
-    try:
-        groups = elbv2.describe_target_groups(Names=[name], aws_retry=True)["TargetGroups"]
-    except is_boto3_error_code("TargetGroupNotFound"):
-        return None
-    return groups[0] if groups else None
 
 
 # --- elb_target_group --------------------------------------------------------------------------------------------
@@ -119,7 +113,7 @@ def _target_group_differences(params, group):
 def check_target_group(client, params):
     """community.aws.elb_target_group with state=present and modify_targets=false."""
     elbv2 = client("elbv2")
-    group = _describe_target_group(elbv2, params["name"])
+    group = describe_target_group(elbv2, params["name"])
     if group is None:
         return outcome(False)
     arn = group["TargetGroupArn"]
@@ -181,25 +175,6 @@ _LB_ATTRIBUTES = (
 _ACTION_KEYS = ("AuthenticateOidcConfig", "FixedResponseConfig", "RedirectConfig", "TargetGroupArn", "Type")
 
 
-def _describe_load_balancer(elbv2, name):
-    try:
-        balancers = elbv2.describe_load_balancers(Names=[name], aws_retry=True)["LoadBalancers"]
-    except is_boto3_error_code("LoadBalancerNotFound"):
-        return None
-    return balancers[0] if balancers else None
-
-
-def _describe_listeners(elbv2, arn):
-    listeners, marker = [], None
-    while True:
-        extra = dict(Marker=marker) if marker else {}
-        page = elbv2.describe_listeners(LoadBalancerArn=arn, aws_retry=True, **extra)
-        listeners.extend(page.get("Listeners", []))
-        marker = page.get("NextMarker")
-        if not marker:
-            return listeners
-
-
 def _security_group_ids(client, names, vpc_id):
     """The IDs the module would set (elb_application_lb.py 1046-1048 and ec2.py
     get_ec2_security_group_ids_from_names, 1510-1554: one unpaginated describe_security_groups); None where it
@@ -233,7 +208,7 @@ def _prepare_listener(elbv2, listener, target_group_arns):
         group_name = action.pop("TargetGroupName", None)
         if group_name:
             if group_name not in target_group_arns:
-                group = _describe_target_group(elbv2, group_name)
+                group = describe_target_group(elbv2, group_name)
                 target_group_arns[group_name] = group["TargetGroupArn"] if group else None
             if target_group_arns[group_name] is None:
                 return None
@@ -274,7 +249,7 @@ def _listener_differs(current, new):
 
 def _listener_differences(elbv2, params, balancer_arn, resource):
     listeners = params["listeners"] or []
-    current_listeners = _describe_listeners(elbv2, balancer_arn)
+    current_listeners = describe_listeners(elbv2, balancer_arn)
     resource["listener_arns"] = dict((str(listener["Port"]), listener["ListenerArn"]) for listener in current_listeners)
     # The module fails on an HTTPS listener without SslPolicy or Certificates (elb_application_lb.py 1027-1036).
     if any(listener["Protocol"] == "HTTPS" and (listener.get("SslPolicy") is None or listener.get("Certificates") is None)
@@ -306,7 +281,7 @@ def _listener_differences(elbv2, params, balancer_arn, resource):
 def check_application_lb(client, params):
     """amazon.aws.elb_application_lb with state=present (wait changes nothing that is compared)."""
     elbv2 = client("elbv2")
-    balancer = _describe_load_balancer(elbv2, params["name"])
+    balancer = describe_load_balancer(elbv2, params["name"])
     if balancer is None:
         return outcome(False)
     arn = balancer["LoadBalancerArn"]

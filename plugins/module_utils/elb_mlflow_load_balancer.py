@@ -604,23 +604,15 @@ def comparable(stack):
     return view
 
 
-def snake_load_balancer(stack):
-    balancer = stack.get("load_balancer")
-    if not balancer:
+def snake_resource(stack, part):
+    """The ``part`` (load_balancer or target_group) of the stack as the module returns it: snake_case keys, with its
+    attributes ('.' in their keys replaced by '_') and its tags; {} when it does not exist."""
+    resource = stack.get(part)
+    if not resource:
         return {}
-    result = camel_dict_to_snake_dict(balancer)
-    result["attributes"] = dict((key.replace(".", "_"), value) for key, value in stack["load_balancer_attributes"].items())
-    result["tags"] = dict(stack["load_balancer_tags"])
-    return result
-
-
-def snake_target_group(stack):
-    group = stack.get("target_group")
-    if not group:
-        return {}
-    result = camel_dict_to_snake_dict(group)
-    result["attributes"] = dict((key.replace(".", "_"), value) for key, value in stack["target_group_attributes"].items())
-    result["tags"] = dict(stack["target_group_tags"])
+    result = camel_dict_to_snake_dict(resource)
+    result["attributes"] = dict((key.replace(".", "_"), value) for key, value in stack[part + "_attributes"].items())
+    result["tags"] = dict(stack[part + "_tags"])
     return result
 
 

@@ -205,7 +205,8 @@ MAX_PARALLEL_PARTS = 8
 
 
 def secret_values(argument_spec, params):
-    """The values of the options the acting module marks no_log (nested ones included)."""
+    """The values of the options the acting module marks no_log (nested ones included), and the client secrets in
+    options that take AWS's own shapes without suboptions (a listener's actions), which no spec can mark."""
     found = []
     for option, settings in argument_spec.items():
         value = params.get(option) if isinstance(params, dict) else None
@@ -217,6 +218,8 @@ def secret_values(argument_spec, params):
         elif settings.get("options"):
             for item in value if isinstance(value, list) else [value]:
                 found.extend(secret_values(settings["options"], item))
+        else:
+            found.extend(secrets_in(value))
     return found
 
 
@@ -234,8 +237,6 @@ def validate_parts(module):
         except InvalidInput as error:
             module.fail_json(msg="{0}. Fix: give the options of the acting module this kind compares.".format(error))
         module.no_log_values.update(secret_values(argument_spec, params))
-        # A listener's OIDC client secret sits in a list of dicts that no argument spec can mark no_log.
-        module.no_log_values.update(secrets_in(params.get("listeners")))
         checked.append((part, check, params))
     return checked
 

@@ -566,7 +566,7 @@ def wait_until_active(module, client, final):
 
 
 def result_of(stack, summary):
-    return dict(load_balancer=shared.snake_load_balancer(stack), target_group=shared.snake_target_group(stack),
+    return dict(load_balancer=shared.snake_resource(stack, "load_balancer"), target_group=shared.snake_resource(stack, "target_group"),
                 listeners=shared.snake_listeners(stack), changes=summary)
 
 

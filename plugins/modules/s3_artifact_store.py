@@ -213,6 +213,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.aws_clients import RETRY_CODES
 from ansible_collections.mlops.mlflow.plugins.module_utils.drift_kms_secrets_logs import canonical_alias
 from ansible_collections.mlops.mlflow.plugins.module_utils.s3_artifact_store import LookupFailed
 from ansible_collections.mlops.mlflow.plugins.module_utils.s3_artifact_store import apply_bucket_plan
@@ -249,7 +250,7 @@ ARGUMENT_SPEC = dict(
 
 # S3 may answer NoSuchBucket for a moment after CreateBucket, and OperationAborted while a change is under way.
 S3_RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["NoSuchBucket", "OperationAborted"])
-KMS_RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"])
+KMS_RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=RETRY_CODES)
 
 
 def _json(module, name, value):

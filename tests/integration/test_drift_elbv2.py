@@ -8,11 +8,11 @@ module report a change; after that run the kind says in sync again.
 
 from __future__ import annotations
 
-import datetime
 import tempfile
 
 import pytest
 
+from helpers import aws_resources
 from helpers.ansible import import_path, run_tasks
 
 import_path(tempfile.mkdtemp(prefix="mlops-mlflow-drift-elbv2-"))
@@ -42,14 +42,7 @@ def play(aws, tmp_path):
 @pytest.fixture
 def network(aws):
     """A VPC with subnets in two zones and two security groups."""
-    ec2 = aws.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.{0}.0/24".format(index),
-                                 AvailabilityZone="us-east-1{0}".format(zone))["Subnet"]["SubnetId"]
-               for index, zone in enumerate("ab")]
-    groups = [ec2.create_security_group(GroupName="mlflow-lb-{0}".format(index), Description="load balancer",
-                                        VpcId=vpc)["GroupId"] for index in range(2)]
-    return {"vpc": vpc, "subnets": subnets, "groups": groups}
+    return aws_resources.network(aws.client("ec2"), 40, "ab", "mlflow-lb", "load balancer")
 
 
 def check(aws, kind, spec):
@@ -209,29 +202,9 @@ def test_load_balancer_forward_by_arn_or_name_agree(aws, play, network):
     assert changes_of(run) == [False]
 
 
-def self_signed_certificate():
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mlflow.example.com")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                   .not_valid_after(now + datetime.timedelta(days=30))
-                   .add_extension(x509.SubjectAlternativeName([x509.DNSName("mlflow.example.com")]), critical=False)
-                   .sign(key, hashes.SHA256()))
-    return (certificate.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                              serialization.NoEncryption()))
-
-
 def test_https_load_balancer_with_redirect_agrees(aws, play, network):
-    certificate, key = self_signed_certificate()
     try:
-        certificate_arn = aws.client("acm").import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
+        certificate_arn = aws_resources.imported_certificate(aws.client("acm"))
     except Exception as error:  # noqa: BLE001 - whatever the proving ground refuses
         pytest.skip("the proving ground cannot import an ACM certificate: {0}".format(error))
     module = "amazon.aws.elb_application_lb"

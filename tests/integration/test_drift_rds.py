@@ -11,6 +11,7 @@ import tempfile
 
 import pytest
 
+from helpers import aws_resources
 from helpers.ansible import import_path, run_tasks
 
 import_path(tempfile.mkdtemp(prefix="mlops-mlflow-drift-rds-"))
@@ -35,15 +36,8 @@ def play(aws, tmp_path):
 
 @pytest.fixture
 def network(aws):
-    """A VPC with subnets in two zones and two security groups."""
-    ec2 = aws.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.{0}.0/24".format(index),
-                                 AvailabilityZone="us-east-1{0}".format(zone))["Subnet"]["SubnetId"]
-               for index, zone in enumerate("abc")]
-    groups = [ec2.create_security_group(GroupName="mlflow-data-{0}".format(index), Description="data",
-                                        VpcId=vpc)["GroupId"] for index in range(2)]
-    return {"vpc": vpc, "subnets": subnets, "groups": groups}
+    """A VPC with subnets in three zones and two security groups."""
+    return aws_resources.network(aws.client("ec2"), 30, "abc", "mlflow-data", "data")
 
 
 def check(aws, kind, spec):

@@ -11,6 +11,7 @@ import tempfile
 
 import pytest
 
+from helpers import aws_resources
 from helpers.ansible import import_path, run_tasks
 
 import_path(tempfile.mkdtemp(prefix="mlops-mlflow-elb-lb-"))
@@ -45,22 +46,12 @@ def play(aws, tmp_path):
 @pytest.fixture
 def network(aws):
     """A VPC with subnets in two zones and two security groups."""
-    ec2 = aws.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.41.{0}.0/24".format(index),
-                                 AvailabilityZone="us-east-1{0}".format(zone))["Subnet"]["SubnetId"]
-               for index, zone in enumerate("ab")]
-    groups = [ec2.create_security_group(GroupName="mlflow-lb-{0}".format(index), Description="load balancer",
-                                        VpcId=vpc)["GroupId"] for index in range(2)]
-    return {"vpc": vpc, "subnets": subnets, "groups": groups}
+    return aws_resources.network(aws.client("ec2"), 41, "ab", "mlflow-lb", "load balancer")
 
 
 @pytest.fixture
 def certificate_arn(aws):
-    from test_drift_elbv2 import self_signed_certificate
-
-    certificate, key = self_signed_certificate()
-    return aws.client("acm").import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
+    return aws_resources.imported_certificate(aws.client("acm"))
 
 
 def module_args(network, listeners=None, **changes):

@@ -21,6 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import AwsTestAccount
+from helpers import aws_resources
 from helpers.ansible import REPO_ROOT, run_playbook
 
 pytestmark = pytest.mark.slow
@@ -964,10 +965,7 @@ class TestHttpsWithOidcLogin:
 
     @pytest.fixture(scope="class")
     def stack(self, account, workdir, network):
-        from test_drift_elbv2 import self_signed_certificate
-
-        certificate, key = self_signed_certificate()
-        certificate_arn = account.client("acm").import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
+        certificate_arn = aws_resources.imported_certificate(account.client("acm"))
         secret_arn = account.client("secretsmanager").create_secret(
             Name="login-db/mlflow", SecretString=json.dumps({"username": "mlflow", "password": "Login-P@ss"}))["ARN"]
         artifact_key = account.client("kms").create_key(

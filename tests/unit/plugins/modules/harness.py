@@ -133,6 +133,18 @@ def stub_clients(monkeypatch, *services):
     return stubbers
 
 
+def active_stubs(monkeypatch, *services):
+    """The body of a fixture (``yield from``): :func:`stub_clients`, active during the test; afterwards every
+    queued answer must have been used."""
+    stubbers = stub_clients(monkeypatch, *services)
+    for stubber in stubbers.values():
+        stubber.activate()
+    yield stubbers
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()
+        stubber.deactivate()
+
+
 def runner(module, defaults=None):
     """``run(args, check_mode=False, diff=False)``: ``module.main()`` with ``args`` (over ``defaults``) as its
     parameters; returns the :class:`ModuleExit` it ended with. Needs :func:`patch_module_exits` (or a

@@ -142,3 +142,11 @@ def test_secret_options_are_collected_for_masking_but_empty_ones_are_not():
             "nested": {"type": "dict", "options": {"password": {"type": "str", "no_log": True}}}}
     assert module.secret_values(spec, {"name": "x", "secret": "hunter2", "nested": {"password": "p4ss"}}) == ["hunter2", "p4ss"]
     assert module.secret_values(spec, {"name": "x", "secret": "", "nested": None}) == []
+
+
+def test_client_secrets_in_options_without_suboptions_are_collected_for_masking():
+    spec = {"listeners": {"type": "list", "elements": "dict"}, "name": {"type": "str"}}
+    listeners = [{"Port": 443, "DefaultActions": [
+        {"Type": "authenticate-oidc", "AuthenticateOidcConfig": {"ClientId": "mlflow", "ClientSecret": "oidc-s3cret"}},
+        {"Type": "forward", "TargetGroupName": "mlflow"}]}]
+    assert module.secret_values(spec, {"listeners": listeners, "name": "ClientSecret"}) == ["oidc-s3cret"]

@@ -38,13 +38,7 @@ def arguments(**overrides):
 
 @pytest.fixture
 def aws(monkeypatch):
-    stubbers = harness.stub_clients(monkeypatch, "kms", "s3")
-    for stubber in stubbers.values():
-        stubber.activate()
-    yield stubbers
-    for stubber in stubbers.values():
-        stubber.assert_no_pending_responses()
-        stubber.deactivate()
+    yield from harness.active_stubs(monkeypatch, "kms", "s3")
 
 
 def client_error(stubber, operation, code, status=400):

@@ -18,13 +18,7 @@ BUCKET = "mlflow-artifacts"
 
 @pytest.fixture
 def aws(monkeypatch):
-    stubbers = harness.stub_clients(monkeypatch, "sts", "kms", "s3")
-    for stubber in stubbers.values():
-        stubber.activate()
-    yield stubbers
-    for stubber in stubbers.values():
-        stubber.assert_no_pending_responses()
-        stubber.deactivate()
+    yield from harness.active_stubs(monkeypatch, "sts", "kms", "s3")
 
 
 def caller(aws):
